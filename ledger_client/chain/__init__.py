@@ -1,0 +1,1 @@
+"""Access to an Ethereum chain over JSON-RPC: the embedded node or any other."""
