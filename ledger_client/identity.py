@@ -1,0 +1,357 @@
+"""Keyed commitments to a child's identity and to identity documents.
+
+The chain holds ``HMAC-SHA256(key, canonical form)``, never the data. Because the key is a
+secret held by the registry, nobody can test a guessed name and birth date against the
+chain; a plain hash of such low-entropy data would fall to a dictionary in seconds.
+
+The canonical forms make the commitment depend on *what* was written, not on how it was
+typed: Unicode normalisation, case folding and whitespace collapsing happen here, once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+import struct
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+from typing import Final
+
+from ledger_client.errors import CryptoError, InputError
+
+__all__ = [
+    "ADULT_AGE",
+    "CHILD_DOMAIN",
+    "DOCUMENT_DOMAIN",
+    "MAX_DOCUMENT_CHARS",
+    "MAX_EMAIL_CHARS",
+    "MAX_NAME_CHARS",
+    "ChildPersonalData",
+    "CommitmentKey",
+    "GuardianInput",
+    "canonical_child",
+    "child_commitment",
+    "document_commitment",
+    "normalise_document",
+]
+
+KEY_BYTES: Final = 32
+MAX_NAME_CHARS: Final = 100
+MAX_DOCUMENT_CHARS: Final = 32
+MAX_EMAIL_CHARS: Final = 254
+ADULT_AGE: Final = 18
+
+# Domain separation: a child commitment can never equal a document commitment, and a
+# future canonical form (v2) can never collide with this one.
+CHILD_DOMAIN: Final = b"tutela/child/v1\x00"
+DOCUMENT_DOMAIN: Final = b"tutela/document/v1\x00"
+
+# Anything far longer than a field may be is refused before normalisation runs over it.
+_MAX_RAW_CHARS: Final = 1024
+_ISO_DATE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DOCUMENT_SEPARATORS: Final = re.compile(r"[\s\-./\u2010-\u2015\u2212]+")
+_DOCUMENT_CHARS: Final = re.compile(r"[A-Z0-9]+")
+_EMAIL_LOCAL: Final = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}")
+_EMAIL_LABEL: Final = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+# Romanian keyboards and legacy systems type s/t with a cedilla where the standard has a
+# comma below (ş/ș, ţ/ț). Both spellings of a name must give one commitment.
+_CEDILLA_TO_COMMA: Final = str.maketrans("şţ", "șț")
+
+
+class CommitmentKey:
+    """The registry's 32-byte HMAC-SHA256 key for commitments.
+
+    Rotating it changes every commitment, so it is long-lived; :attr:`key_id` tells keys
+    apart in logs. The key bytes never appear in ``repr`` or ``str``.
+    """
+
+    __slots__ = ("_key",)
+
+    def __init__(self, key: bytes) -> None:
+        """Wrap existing key bytes; prefer :meth:`generate` or :meth:`from_bytes`.
+
+        Raises:
+            CryptoError: ``key`` is not exactly 32 bytes.
+        """
+        if not isinstance(key, bytes | bytearray) or len(key) != KEY_BYTES:
+            raise CryptoError(f"a commitment key must be exactly {KEY_BYTES} bytes")
+        self._key = bytes(key)
+
+    @classmethod
+    def generate(cls) -> CommitmentKey:
+        """Return a new key from the operating system's CSPRNG."""
+        return cls(os.urandom(KEY_BYTES))
+
+    @classmethod
+    def from_bytes(cls, key: bytes) -> CommitmentKey:
+        """Return the key held in ``key``.
+
+        Raises:
+            CryptoError: ``key`` is not exactly 32 bytes.
+        """
+        return cls(key)
+
+    def to_bytes(self) -> bytes:
+        """Return the raw key, for writing to a protected key file only."""
+        return self._key
+
+    @property
+    def key_id(self) -> str:
+        """The first 8 hex digits of the key's SHA-256."""
+        return hashlib.sha256(self._key).hexdigest()[:8]
+
+    def mac(self, message: bytes) -> bytes:
+        """Return ``HMAC-SHA256(key, message)`` (32 bytes)."""
+        return hmac.new(self._key, message, hashlib.sha256).digest()
+
+    def __repr__(self) -> str:
+        return f"CommitmentKey(key_id={self.key_id!r})"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CommitmentKey):
+            return NotImplemented
+        return hmac.compare_digest(self._key, other._key)
+
+    def __hash__(self) -> int:
+        return hash(self.key_id)
+
+
+def _clean_text(value: str, label: str) -> str:
+    """NFC, whitespace collapsed and trimmed; case kept, for display and storage."""
+    if not isinstance(value, str):
+        raise InputError(f"{label} must be text")
+    if len(value) > _MAX_RAW_CHARS:
+        raise InputError(f"{label} is longer than {MAX_NAME_CHARS} characters")
+    cleaned = " ".join(unicodedata.normalize("NFC", value).split())
+    if not cleaned:
+        raise InputError(f"{label} is empty")
+    if len(cleaned) > MAX_NAME_CHARS:
+        raise InputError(f"{label} is longer than {MAX_NAME_CHARS} characters")
+    # Invisible characters (a zero-width space, a soft hyphen) would give the same name a
+    # different commitment and so let one child be enrolled twice unnoticed.
+    if any(unicodedata.category(char) in ("Cc", "Cf") for char in cleaned):
+        raise InputError(f"{label} contains a control or invisible character")
+    return cleaned
+
+
+def _add_years(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        # Born on 29 February: the anniversary in a common year is taken as 1 March.
+        return date(day.year + years, 3, 1)
+
+
+def _parse_birth_date(value: str, today: date) -> date:
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value.strip()):
+        raise InputError("birth date must be written YYYY-MM-DD")
+    try:
+        birth_date = date.fromisoformat(value.strip())
+    except ValueError:
+        raise InputError("birth date is not a valid calendar date") from None
+    if birth_date > today:
+        raise InputError("birth date is in the future")
+    if _add_years(birth_date, ADULT_AGE) <= today:
+        raise InputError(
+            f"birth date is {ADULT_AGE} or more years ago: only children under {ADULT_AGE} "
+            "can be registered"
+        )
+    return birth_date
+
+
+@dataclass(frozen=True)
+class ChildPersonalData:
+    """A child's personal data, as stored encrypted off-chain and committed on-chain.
+
+    Build it with :meth:`parse`, which validates; the plain constructor trusts its
+    arguments (use it for data read back from the encrypted store).
+    """
+
+    given_name: str
+    family_name: str
+    birth_date: date
+    birth_place: str
+
+    @classmethod
+    def parse(
+        cls,
+        given_name: str,
+        family_name: str,
+        birth_date: str,
+        birth_place: str,
+        *,
+        today: date,
+    ) -> ChildPersonalData:
+        """Validate user input and return it tidied (NFC, single spaces, trimmed).
+
+        Args:
+            given_name: One or more given names.
+            family_name: One or more family names.
+            birth_date: ``YYYY-MM-DD``.
+            birth_place: Locality of birth.
+            today: The current date, from the caller's clock.
+
+        Raises:
+            InputError: A field is empty, longer than 100 characters or holds a control
+                or invisible character; the birth date is not ``YYYY-MM-DD``, not a
+                calendar date, in the future, or 18 or more years before ``today``. Messages
+                name the field, never its value.
+        """
+        return cls(
+            given_name=_clean_text(given_name, "given name"),
+            family_name=_clean_text(family_name, "family name"),
+            birth_date=_parse_birth_date(birth_date, today),
+            birth_place=_clean_text(birth_place, "birth place"),
+        )
+
+
+def _fold(value: str) -> str:
+    # NFD before and after case folding is Unicode's canonical caseless matching (D145);
+    # the result is recomposed to NFC so that the bytes are the usual, shortest form.
+    folded = unicodedata.normalize("NFD", unicodedata.normalize("NFD", value).casefold())
+    folded = unicodedata.normalize("NFC", folded).translate(_CEDILLA_TO_COMMA)
+    return " ".join(folded.split())
+
+
+def _field(value: str) -> bytes:
+    encoded = value.encode("utf-8")
+    return struct.pack(">I", len(encoded)) + encoded
+
+
+def canonical_child(data: ChildPersonalData) -> bytes:
+    """Return the canonical bytes committed to for a child.
+
+    ``b"tutela/child/v1\\x00"`` followed by given name, family name, birth date
+    (``YYYY-MM-DD``) and birth place, in that order, each as a 4-byte big-endian length and
+    UTF-8. Text is NFC, case-folded, with whitespace collapsed and trimmed, and with the
+    Romanian cedilla letters ş/ţ mapped to the standard comma-below ș/ț. The lengths keep
+    ``("Ana Maria", "Pop")`` apart from ``("Ana", "Maria Pop")``.
+
+    Changing anything here changes every commitment: add a new version prefix instead.
+    """
+    return CHILD_DOMAIN + b"".join(
+        (
+            _field(_fold(data.given_name)),
+            _field(_fold(data.family_name)),
+            _field(data.birth_date.isoformat()),
+            _field(_fold(data.birth_place)),
+        )
+    )
+
+
+def child_commitment(key: CommitmentKey, data: ChildPersonalData) -> bytes:
+    """Return the 32-byte commitment of a child: HMAC-SHA256 over :func:`canonical_child`."""
+    return key.mac(canonical_child(data))
+
+
+def normalise_document(document: str) -> str:
+    """Normalise an identity document number for comparison.
+
+    Compatibility forms (full-width digits) are folded, letters are upper-cased, and
+    spaces, hyphens, dashes, dots and slashes are removed: ``"ab-123 456"`` and
+    ``"AB123456"`` are the same document.
+
+    Raises:
+        InputError: Nothing is left, more than 32 characters are left, or a character other
+            than A-Z and 0-9 remains (a Cyrillic look-alike letter, for instance). The
+            message never repeats the number.
+    """
+    if not isinstance(document, str):
+        raise InputError("document number must be text")
+    if len(document) > _MAX_RAW_CHARS:
+        raise InputError(f"document number is longer than {MAX_DOCUMENT_CHARS} characters")
+    normalised = _DOCUMENT_SEPARATORS.sub("", unicodedata.normalize("NFKC", document).upper())
+    if not normalised:
+        raise InputError("document number is empty")
+    if len(normalised) > MAX_DOCUMENT_CHARS:
+        raise InputError(f"document number is longer than {MAX_DOCUMENT_CHARS} characters")
+    if not _DOCUMENT_CHARS.fullmatch(normalised):
+        raise InputError("document number may contain only the letters A-Z and digits")
+    return normalised
+
+
+def document_commitment(key: CommitmentKey, document: str) -> bytes:
+    """Return the 32-byte commitment of an identity document number.
+
+    ``HMAC-SHA256(key, b"tutela/document/v1\\x00" + normalised number)``: the same
+    document gives the same commitment however it was typed, which is how the contract
+    recognises a travelling companion as one of the child's guardians.
+
+    Raises:
+        InputError: As for :func:`normalise_document`.
+    """
+    return key.mac(DOCUMENT_DOMAIN + normalise_document(document).encode("ascii"))
+
+
+def _parse_email(value: str) -> str:
+    invalid = InputError("guardian e-mail address is not valid")
+    if not isinstance(value, str):
+        raise invalid
+    email = value.strip()
+    if len(email) > MAX_EMAIL_CHARS:
+        raise InputError(f"guardian e-mail address is longer than {MAX_EMAIL_CHARS} characters")
+    if email.count("@") != 1:
+        raise invalid
+    local, domain = email.split("@")
+    labels = domain.split(".")
+    # ASCII only: an internationalised domain must be given in its xn-- form.
+    if (
+        not _EMAIL_LOCAL.fullmatch(local)
+        or local.startswith(".")
+        or local.endswith(".")
+        or ".." in local
+        or len(labels) < 2
+        or not all(_EMAIL_LABEL.fullmatch(label) for label in labels)
+    ):
+        raise invalid
+    # Domains are case-insensitive; the local part is the mailbox owner's business.
+    return f"{local}@{domain.lower()}"
+
+
+@dataclass(frozen=True)
+class GuardianInput:
+    """A guardian as entered by a registry official.
+
+    ``document`` is already normalised (see :func:`normalise_document`).
+    """
+
+    name: str
+    document: str
+    email: str
+
+    @classmethod
+    def parse(cls, name: str, document: str, email: str) -> GuardianInput:
+        """Validate one guardian's fields.
+
+        Raises:
+            InputError: The name is empty, longer than 100 characters or holds a control
+                or invisible character; the document number is invalid (see
+                :func:`normalise_document`); or the e-mail address is not a plausible
+                address of at most 254 characters. Messages never repeat the values.
+        """
+        return cls(
+            name=_clean_text(name, "guardian name"),
+            document=normalise_document(document),
+            email=_parse_email(email),
+        )
+
+    @classmethod
+    def parse_spec(cls, spec: str) -> GuardianInput:
+        """Parse the CLI form ``"NAME;DOCUMENT;EMAIL"``.
+
+        Raises:
+            InputError: ``spec`` does not have exactly three ``;``-separated parts, or a
+                part is invalid as for :meth:`parse`.
+        """
+        parts = spec.split(";") if isinstance(spec, str) else []
+        if len(parts) != 3:
+            raise InputError(
+                "a guardian must be given as NAME;DOCUMENT;EMAIL (three parts separated by ';')"
+            )
+        name, document, email = parts
+        return cls.parse(name, document, email)
