@@ -1,0 +1,353 @@
+"""The registry desk: enrol a child, show, revoke, add and remove guardians."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ledger_client.cards import format_card, new_card_number, parse_card
+from ledger_client.contracts.types import ChildId, ChildStatus, PolicyKind, RevocationReason
+from ledger_client.contracts.wrappers import GuardianKey, Policy
+from ledger_client.crypto import SealedRecord, open_json, seal_json
+from ledger_client.errors import ConflictError, InputError, NotFoundError
+from ledger_client.identity import (
+    ChildPersonalData,
+    GuardianInput,
+    child_commitment,
+    document_commitment,
+)
+from ledger_client.keys import new_keystore
+from ledger_client.services.context import Tutela, staff_acting_as
+from ledger_client.store.models import Child, Guardian, StaffRole
+
+
+@dataclass(frozen=True)
+class GuardianView:
+    name: str
+    document: str
+    email: str
+    address: str
+
+
+@dataclass(frozen=True)
+class ChildView:
+    card: str
+    child_id: str
+    given_name: str
+    family_name: str
+    birth_date: str
+    birth_place: str
+    status: str
+    policy: str
+    guardians: tuple[GuardianView, ...]
+
+
+def parse_policy(text: str, guardian_count: int) -> Policy:
+    """``any``, ``all`` or ``K-of-N`` (N must be the number of guardians).
+
+    Raises:
+        InputError: anything else, or a K that the guardians cannot meet.
+    """
+    text = text.strip().lower()
+    if text in ("any", "all"):
+        return Policy(PolicyKind(text))
+    parts = text.split("-of-")
+    if len(parts) == 2 and all(p.isdigit() for p in parts):
+        k, n = int(parts[0]), int(parts[1])
+        if n != guardian_count:
+            raise InputError(f"policy {text}: the child has {guardian_count} guardian(s), not {n}")
+        if not 1 <= k <= n:
+            raise InputError(f"policy {text}: K must be between 1 and {n}")
+        return Policy(PolicyKind.K_OF_N, k)
+    raise InputError(f"unknown policy {text!r}: use any, all or K-of-N (for example 2-of-3)")
+
+
+def enrol_child(
+    tutela: Tutela,
+    *,
+    given_name: str,
+    family_name: str,
+    birth_date: str,
+    birth_place: str,
+    guardian_specs: list[str],
+    policy: str = "any",
+    acting_as: str | None = None,
+) -> ChildView:
+    """Registers a child on chain and keeps the personal data sealed in the store.
+
+    Raises:
+        InputError: malformed personal data, guardians or policy.
+        ConflictError: the same child is registered already.
+        ContractRevertError: the registry refused.
+    """
+    data = ChildPersonalData.parse(
+        given_name, family_name, birth_date, birth_place, today=_today(tutela)
+    )
+    if not guardian_specs:
+        raise InputError("a child needs at least one guardian (--guardian 'NAME;DOCUMENT;EMAIL')")
+    guardians = [GuardianInput.parse_spec(spec) for spec in guardian_specs]
+    documents = [g.document for g in guardians]
+    if len(set(documents)) != len(documents):
+        raise InputError("the same guardian document is given twice")
+    chosen = parse_policy(policy, len(guardians))
+    commitment = child_commitment(tutela.commitment_key, data)
+    child_id = ChildId(secrets.token_bytes(16))
+    now = datetime.now(UTC)
+    with tutela.database.transaction() as session:
+        duplicate = session.scalar(
+            select(Child).where(
+                Child.commitment == "0x" + commitment.hex(), Child.status == ChildStatus.ACTIVE
+            )
+        )
+        if duplicate is not None:
+            raise ConflictError(
+                "a child with the same name, birth date and birth place is registered already "
+                f"(card {format_card(duplicate.card_number)})"
+            )
+        registrar = staff_acting_as(session, StaffRole.REGISTRAR, acting_as)
+        card = _unused_card(session)
+        session.add(
+            Child(
+                child_id=_hex(child_id),
+                card_number=card,
+                commitment="0x" + commitment.hex(),
+                sealed=_seal(tutela, _child_aad(child_id), _child_payload(data)),
+                status=ChildStatus.ACTIVE,
+                policy=str(chosen),
+                enrolled_by=registrar.id,
+                enrolled_at=now,
+            )
+        )
+        session.flush()
+        keys = [_new_guardian(tutela, session, child_id, g, now) for g in guardians]
+        tutela.sender_for(registrar).transact(
+            tutela.registry.register_child(child_id, commitment, keys, chosen)
+        )
+    return show_child(tutela, card)
+
+
+def show_child(tutela: Tutela, card_text: str) -> ChildView:
+    """The child's record: personal data from the store, status and policy from the chain.
+
+    Raises:
+        InputError: a malformed card number.
+        NotFoundError: no child has this card.
+    """
+    with tutela.database.transaction() as session:
+        child = _child_by_card(session, card_text)
+        child_id = ChildId(bytes.fromhex(child.child_id.removeprefix("0x")))
+        data = _open(tutela, _child_aad(child_id), child.sealed)
+        guardians = _current_guardians(session, child.child_id)
+        guardian_views = tuple(_guardian_view(tutela, child_id, g) for g in guardians)
+    record = tutela.registry.child_record(child_id)
+    return ChildView(
+        card=format_card(child.card_number),
+        child_id=child.child_id,
+        given_name=data["given_name"],
+        family_name=data["family_name"],
+        birth_date=data["birth_date"],
+        birth_place=data["birth_place"],
+        status=str(record.status),
+        policy=str(record.policy),
+        guardians=guardian_views,
+    )
+
+
+def revoke_child(
+    tutela: Tutela,
+    card_text: str,
+    *,
+    reason: str,
+    code: str = "other",
+    acting_as: str | None = None,
+) -> ChildView:
+    """Revokes a child's record; the free-text reason stays sealed off-chain.
+
+    Raises:
+        InputError: no reason, or an unknown reason code.
+        NotFoundError: no child has this card.
+        ContractRevertError: the record is not active.
+    """
+    reason = reason.strip()
+    if not reason or len(reason) > 500:
+        raise InputError("a revocation needs a reason of 1 to 500 characters")
+    try:
+        reason_code = RevocationReason[code.upper().replace("-", "_")]
+    except KeyError as error:
+        codes = ", ".join(r.name.lower().replace("_", "-") for r in RevocationReason)
+        raise InputError(f"unknown reason code {code!r}: choose one of {codes}") from error
+    with tutela.database.transaction() as session:
+        child = _child_by_card(session, card_text)
+        child_id = ChildId(bytes.fromhex(child.child_id.removeprefix("0x")))
+        registrar = staff_acting_as(session, StaffRole.REGISTRAR, acting_as)
+        child.status = ChildStatus.REVOKED
+        child.revocation_sealed = _seal(
+            tutela, _child_aad(child_id) + b":revocation", {"reason": reason}
+        )
+        session.flush()
+        tutela.sender_for(registrar).transact(
+            tutela.registry.revoke_child(child_id, int(reason_code))
+        )
+    return show_child(tutela, card_text)
+
+
+def add_guardian(
+    tutela: Tutela, card_text: str, spec: str, *, acting_as: str | None = None
+) -> ChildView:
+    """Adds a guardian to an active child.
+
+    Raises:
+        InputError: a malformed guardian.
+        ConflictError: the document is already one of the child's guardians.
+        NotFoundError: no child has this card.
+    """
+    guardian = GuardianInput.parse_spec(spec)
+    now = datetime.now(UTC)
+    with tutela.database.transaction() as session:
+        child = _child_by_card(session, card_text)
+        child_id = ChildId(bytes.fromhex(child.child_id.removeprefix("0x")))
+        commitment = "0x" + document_commitment(tutela.commitment_key, guardian.document).hex()
+        if any(
+            g.document_commitment == commitment for g in _current_guardians(session, child.child_id)
+        ):
+            raise ConflictError("this document is already one of the child's guardians")
+        registrar = staff_acting_as(session, StaffRole.REGISTRAR, acting_as)
+        key = _new_guardian(tutela, session, child_id, guardian, now)
+        tutela.sender_for(registrar).transact(tutela.registry.add_guardian(child_id, key))
+    return show_child(tutela, card_text)
+
+
+def remove_guardian(
+    tutela: Tutela, card_text: str, document: str, *, acting_as: str | None = None
+) -> ChildView:
+    """Removes the guardian with this document from an active child.
+
+    Raises:
+        NotFoundError: no child has this card, or no current guardian has this document.
+        ContractRevertError: the policy would become impossible to meet.
+    """
+    with tutela.database.transaction() as session:
+        child = _child_by_card(session, card_text)
+        child_id = ChildId(bytes.fromhex(child.child_id.removeprefix("0x")))
+        guardian = guardian_by_document(tutela, session, child.child_id, document)
+        registrar = staff_acting_as(session, StaffRole.REGISTRAR, acting_as)
+        guardian.removed_at = datetime.now(UTC)
+        session.flush()
+        tutela.sender_for(registrar).transact(
+            tutela.registry.remove_guardian(child_id, guardian.address)
+        )
+    return show_child(tutela, card_text)
+
+
+def guardian_by_document(
+    tutela: Tutela, session: Session, child_id: str, document: str
+) -> Guardian:
+    """The child's current guardian holding ``document``.
+
+    Raises:
+        InputError: a malformed document number.
+        NotFoundError: no current guardian of the child holds it.
+    """
+    commitment = "0x" + document_commitment(tutela.commitment_key, document).hex()
+    for guardian in _current_guardians(session, child_id):
+        if guardian.document_commitment == commitment:
+            return guardian
+    raise NotFoundError("no current guardian of this child has that document")
+
+
+def child_by_card(session: Session, card_text: str) -> Child:
+    return _child_by_card(session, card_text)
+
+
+def _child_by_card(session: Session, card_text: str) -> Child:
+    card = parse_card(card_text)
+    child = session.scalar(select(Child).where(Child.card_number == card))
+    if child is None:
+        raise NotFoundError(f"no child has card number {format_card(card)}")
+    return child
+
+
+def _current_guardians(session: Session, child_id: str) -> list[Guardian]:
+    query = (
+        select(Guardian)
+        .where(Guardian.child_id == child_id, Guardian.removed_at.is_(None))
+        .order_by(Guardian.id)
+    )
+    return list(session.scalars(query).all())
+
+
+def _new_guardian(
+    tutela: Tutela, session: Session, child_id: ChildId, guardian: GuardianInput, now: datetime
+) -> GuardianKey:
+    keystore, address = new_keystore(
+        tutela.keystore_password, work_factor=tutela.settings.keystore_work_factor
+    )
+    commitment = document_commitment(tutela.commitment_key, guardian.document)
+    payload = {"name": guardian.name, "document": guardian.document, "email": guardian.email}
+    session.add(
+        Guardian(
+            child_id=_hex(child_id),
+            address=address,
+            document_commitment="0x" + commitment.hex(),
+            sealed=_seal(tutela, _guardian_aad(child_id, address), payload),
+            keystore=keystore,
+            added_at=now,
+        )
+    )
+    return GuardianKey(account=address, document_commitment=commitment)
+
+
+def _guardian_view(tutela: Tutela, child_id: ChildId, guardian: Guardian) -> GuardianView:
+    data = _open(tutela, _guardian_aad(child_id, guardian.address), guardian.sealed)
+    return GuardianView(
+        name=data["name"], document=data["document"], email=data["email"], address=guardian.address
+    )
+
+
+def open_guardian(tutela: Tutela, child_id: ChildId, guardian: Guardian) -> GuardianView:
+    return _guardian_view(tutela, child_id, guardian)
+
+
+def _unused_card(session: Session) -> str:
+    while True:
+        card = new_card_number()
+        if session.scalar(select(Child.card_number).where(Child.card_number == card)) is None:
+            return card
+
+
+def _child_payload(data: ChildPersonalData) -> dict[str, Any]:
+    return {
+        "given_name": data.given_name,
+        "family_name": data.family_name,
+        "birth_date": data.birth_date.isoformat(),
+        "birth_place": data.birth_place,
+    }
+
+
+def _seal(tutela: Tutela, aad: bytes, payload: dict[str, Any]) -> bytes:
+    return seal_json(tutela.master_key, payload, associated_data=aad).to_bytes()
+
+
+def _open(tutela: Tutela, aad: bytes, sealed: bytes) -> dict[str, Any]:
+    return open_json(tutela.master_key, SealedRecord.from_bytes(sealed), associated_data=aad)
+
+
+def _child_aad(child_id: ChildId) -> bytes:
+    return b"children:" + child_id
+
+
+def _guardian_aad(child_id: ChildId, address: str) -> bytes:
+    return b"guardians:" + child_id + b":" + address.encode()
+
+
+def _hex(child_id: ChildId) -> str:
+    return "0x" + child_id.hex()
+
+
+def _today(tutela: Tutela) -> date:
+    return datetime.fromtimestamp(tutela.clock(), UTC).date()

@@ -1,0 +1,387 @@
+"""The border desk and the guardians' decisions: request, decide, record, show, history."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from web3.types import TxReceipt
+
+from ledger_client.cards import format_card
+from ledger_client.contracts.typed_data import decision_message
+from ledger_client.contracts.types import ChildId, Direction, Outcome, RequestId, RequestStatus
+from ledger_client.contracts.wrappers import ChainEvent, decode_border_point
+from ledger_client.crypto import SealedRecord, open_json, seal_json
+from ledger_client.errors import InputError, NotFoundError
+from ledger_client.identity import document_commitment, normalise_document
+from ledger_client.services.children import child_by_card, guardian_by_document
+from ledger_client.services.context import Tutela, staff_acting_as
+from ledger_client.store.models import Child, CrossingRequest, Deployment, Guardian, StaffRole
+
+DEFAULT_EXPIRY_MINUTES = 60
+MAX_EXPIRY_MINUTES = 7 * 24 * 60
+# A signed decision is relayed at once; a short deadline limits what a stolen one is worth.
+SIGNATURE_LIFETIME = 10 * 60
+
+
+@dataclass(frozen=True)
+class CrossingView:
+    request: int
+    card: str
+    direction: str
+    border_point: str
+    status: str
+    expires_at: str
+    approvals: int
+    guardian_approved: bool
+    protection_decided: bool
+    family_rule_applied: bool
+    companion_is_guardian: bool
+
+
+@dataclass(frozen=True)
+class DecisionView:
+    request: int
+    approved: bool
+    counted: bool
+    status: str
+    tx_hash: str
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    request: int
+    direction: str
+    border_point: str
+    requested_at_block: int
+    request_tx: str
+    status: str
+    decisions: tuple[dict[str, object], ...]
+    outcome: str | None
+    outcome_tx: str | None
+
+
+def request_crossing(
+    tutela: Tutela,
+    card_text: str,
+    *,
+    direction: str,
+    border_point: str,
+    companion_name: str,
+    companion_document: str,
+    expires_in_minutes: int = DEFAULT_EXPIRY_MINUTES,
+    acting_as: str | None = None,
+) -> CrossingView:
+    """Opens a crossing request; the companion's details stay sealed off-chain.
+
+    Raises:
+        InputError: a malformed direction, border point, companion or expiry.
+        NotFoundError: no child has this card.
+        ContractRevertError: the ledger refused (the child is revoked, for instance).
+    """
+    chosen = _direction(direction)
+    code = _border_point(border_point)
+    name = companion_name.strip()
+    if not name or len(name) > 100:
+        raise InputError("the companion's name must have 1 to 100 characters")
+    document = normalise_document(companion_document)
+    if not 1 <= expires_in_minutes <= MAX_EXPIRY_MINUTES:
+        raise InputError(f"a request expires in 1 to {MAX_EXPIRY_MINUTES} minutes")
+    companion = document_commitment(tutela.commitment_key, document)
+    expires_at = tutela.chain_time() + expires_in_minutes * 60
+    with tutela.database.transaction() as session:
+        child = child_by_card(session, card_text)
+        child_id = _child_id(child)
+        officer = staff_acting_as(session, StaffRole.BORDER_OFFICER, acting_as)
+        receipt = tutela.sender_for(officer).transact(
+            tutela.ledger.request_crossing(child_id, chosen, code, companion, expires_at)
+        )
+        request_id = tutela.ledger.request_id_from(receipt)
+        session.add(
+            CrossingRequest(
+                request_id=request_id,
+                child_id=child.child_id,
+                direction=chosen,
+                border_point=code,
+                companion_commitment="0x" + companion.hex(),
+                companion_sealed=seal_json(
+                    tutela.master_key,
+                    {"name": name, "document": document},
+                    associated_data=_companion_aad(request_id),
+                ).to_bytes(),
+                requested_by=officer.id,
+                tx_hash=receipt["transactionHash"].to_0x_hex(),
+                requested_at=datetime.now(UTC),
+            )
+        )
+    return show_crossing(tutela, request_id)
+
+
+def decide_as_guardian(
+    tutela: Tutela, request_text: str, *, guardian_document: str, approve: bool
+) -> DecisionView:
+    """The guardian with this document signs an EIP-712 decision; the relayer sends it.
+
+    Raises:
+        NotFoundError: unknown request, or no current guardian with this document.
+        ContractRevertError: the ledger refused (expired, decided already, not pending).
+    """
+    request_id = parse_request_id(request_text)
+    with tutela.database.transaction() as session:
+        stored = _stored_request(session, request_id)
+        guardian = guardian_by_document(tutela, session, stored.child_id, guardian_document)
+        relayer = staff_acting_as(session, StaffRole.RELAYER, None)
+    signer = tutela.signer_for(guardian.address, guardian.keystore)
+    deadline = tutela.chain_time() + SIGNATURE_LIFETIME
+    message = decision_message(
+        chain_id=tutela.chain_id,
+        ledger_address=tutela.ledger.address,
+        request_id=request_id,
+        guardian=guardian.address,
+        approve=approve,
+        deadline=deadline,
+    )
+    signature = signer.sign_typed_data(message)
+    receipt = tutela.sender_for(relayer).transact(
+        tutela.ledger.decide_by_sig(request_id, guardian.address, approve, deadline, signature)
+    )
+    return _decision_from(tutela, request_id, receipt, "GuardianDecided")
+
+
+def decide_as_protection(
+    tutela: Tutela, request_text: str, *, approve: bool, acting_as: str | None = None
+) -> DecisionView:
+    """A child-protection officer co-approves or denies.
+
+    Raises:
+        NotFoundError: unknown request or no child-protection officer.
+        ContractRevertError: the ledger refused.
+    """
+    request_id = parse_request_id(request_text)
+    with tutela.database.transaction() as session:
+        _stored_request(session, request_id)
+        officer = staff_acting_as(session, StaffRole.CHILD_PROTECTION, acting_as)
+    receipt = tutela.sender_for(officer).transact(
+        tutela.ledger.protection_decide(request_id, approve)
+    )
+    return _decision_from(tutela, request_id, receipt, "ProtectionDecided")
+
+
+def override_by_court_order(
+    tutela: Tutela, request_text: str, *, court_order: str, acting_as: str | None = None
+) -> CrossingView:
+    """A child-protection officer overrides by court order; only its hash goes on chain.
+
+    Raises:
+        InputError: an empty court order reference.
+        ContractRevertError: the ledger refused.
+    """
+    request_id = parse_request_id(request_text)
+    reference = court_order.strip()
+    if not reference or len(reference) > 200:
+        raise InputError("a court order reference must have 1 to 200 characters")
+    # Court references can name people; the commitment key keeps the hash unguessable.
+    digest = hashlib.sha256(tutela.commitment_key.to_bytes() + reference.encode()).digest()
+    with tutela.database.transaction() as session:
+        _stored_request(session, request_id)
+        officer = staff_acting_as(session, StaffRole.CHILD_PROTECTION, acting_as)
+    tutela.sender_for(officer).transact(tutela.ledger.override_by_court_order(request_id, digest))
+    return show_crossing(tutela, request_id)
+
+
+def record_outcome(
+    tutela: Tutela, request_text: str, *, outcome: str, acting_as: str | None = None
+) -> CrossingView:
+    """A border officer records that the child crossed or was turned back.
+
+    Raises:
+        InputError: an unknown outcome.
+        ContractRevertError: the ledger refused (not approved, expired, closed).
+    """
+    request_id = parse_request_id(request_text)
+    try:
+        chosen = Outcome(outcome)
+    except ValueError as error:
+        raise InputError("the outcome is 'crossed' or 'turned-back'") from error
+    with tutela.database.transaction() as session:
+        _stored_request(session, request_id)
+        officer = staff_acting_as(session, StaffRole.BORDER_OFFICER, acting_as)
+    tutela.sender_for(officer).transact(tutela.ledger.record_outcome(request_id, chosen))
+    return show_crossing(tutela, request_id)
+
+
+def show_crossing(tutela: Tutela, request_id: int | str) -> CrossingView:
+    """A request as the chain holds it, with its card number.
+
+    Raises:
+        NotFoundError: the request is unknown to this registry.
+    """
+    number = parse_request_id(str(request_id))
+    with tutela.database.transaction() as session:
+        stored = _stored_request(session, number)
+        child = session.get(Child, stored.child_id)
+        assert child is not None  # a foreign key guarantees it
+        card = format_card(child.card_number)
+        guardian_documents = {
+            g.document_commitment
+            for g in session.scalars(
+                select(Guardian).where(
+                    Guardian.child_id == stored.child_id, Guardian.removed_at.is_(None)
+                )
+            )
+        }
+        companion_is_guardian = stored.companion_commitment in guardian_documents
+    state = tutela.ledger.get_request(number)
+    return CrossingView(
+        request=number,
+        card=card,
+        direction=str(state.direction),
+        border_point=stored.border_point,
+        status=str(state.status),
+        expires_at=datetime.fromtimestamp(state.expires_at, UTC).isoformat(),
+        approvals=state.approvals,
+        guardian_approved=state.guardian_approved,
+        protection_decided=state.protection_decided,
+        family_rule_applied=state.family_rule_applied,
+        companion_is_guardian=companion_is_guardian,
+    )
+
+
+def history(tutela: Tutela, card_text: str) -> list[HistoryEntry]:
+    """The child's crossings, read from the chain's events (each with its transaction).
+
+    Raises:
+        NotFoundError: no child has this card.
+    """
+    with tutela.database.transaction() as session:
+        child_id = _child_id(child_by_card(session, card_text))
+    ledger = tutela.ledger
+    start = _deploy_block(tutela)
+    requested = ledger.events(
+        "CrossingRequested", from_block=start, argument_filters={"childId": child_id}
+    )
+    ids = [int(e.args["requestId"]) for e in requested]
+    by_request: dict[int, list[ChainEvent]] = {i: [] for i in ids}
+    if ids:
+        for name in ("GuardianDecided", "ProtectionDecided", "CrossingOverridden"):
+            for event in ledger.events(name, from_block=start, argument_filters={"requestId": ids}):
+                by_request[int(event.args["requestId"])].append(event)
+        for event in ledger.events(
+            "CrossingRecorded", from_block=start, argument_filters={"childId": child_id}
+        ):
+            by_request[int(event.args["requestId"])].append(event)
+    entries = []
+    for event in requested:
+        number = int(event.args["requestId"])
+        later = sorted(by_request[number], key=lambda e: (e.block_number, e.log_index))
+        recorded = next((e for e in later if e.name == "CrossingRecorded"), None)
+        entries.append(
+            HistoryEntry(
+                request=number,
+                direction=str(Direction.from_ordinal(event.args["direction"])),
+                border_point=decode_border_point(event.args["borderPoint"]),
+                requested_at_block=event.block_number,
+                request_tx=event.tx_hash,
+                status=str(ledger.get_request(RequestId(number)).status),
+                decisions=tuple(_decision_entry(e) for e in later if e.name != "CrossingRecorded"),
+                outcome=str(Outcome.from_ordinal(recorded.args["outcome"])) if recorded else None,
+                outcome_tx=recorded.tx_hash if recorded else None,
+            )
+        )
+    return entries
+
+
+def parse_request_id(text: str) -> RequestId:
+    """A request number as typed by a person.
+
+    Raises:
+        InputError: not a positive whole number.
+    """
+    cleaned = text.strip().lstrip("#")
+    if not cleaned.isdigit() or int(cleaned) < 1 or int(cleaned) >= 2**64:
+        raise InputError(f"{text!r} is not a request number")
+    return RequestId(int(cleaned))
+
+
+def companion_of(tutela: Tutela, request_id: int) -> dict[str, str]:
+    """The companion's sealed name and document (a staff read of personal data)."""
+    with tutela.database.transaction() as session:
+        stored = _stored_request(session, RequestId(request_id))
+        sealed = SealedRecord.from_bytes(stored.companion_sealed)
+    data = open_json(tutela.master_key, sealed, associated_data=_companion_aad(request_id))
+    return {"name": str(data["name"]), "document": str(data["document"])}
+
+
+def _decision_from(
+    tutela: Tutela, request_id: RequestId, receipt: TxReceipt, event_name: str
+) -> DecisionView:
+    events = tutela.ledger.events_in(receipt)
+    decided = next(e for e in events if e.name == event_name)
+    return DecisionView(
+        request=request_id,
+        approved=bool(decided.args["approved"]),
+        counted=bool(decided.args.get("counted", True)),
+        status=str(RequestStatus.from_ordinal(decided.args["status"])),
+        tx_hash=decided.tx_hash,
+    )
+
+
+def _decision_entry(event: ChainEvent) -> dict[str, object]:
+    entry: dict[str, object] = {
+        "event": event.name,
+        "block": event.block_number,
+        "tx": event.tx_hash,
+    }
+    if event.name == "GuardianDecided":
+        entry.update(
+            guardian=event.args["guardian"],
+            approved=event.args["approved"],
+            counted=event.args["counted"],
+        )
+    elif event.name == "ProtectionDecided":
+        entry.update(officer=event.args["officer"], approved=event.args["approved"])
+    else:
+        entry.update(officer=event.args["officer"])
+    return entry
+
+
+def _stored_request(session: Session, request_id: RequestId) -> CrossingRequest:
+    stored = session.get(CrossingRequest, request_id)
+    if stored is None:
+        raise NotFoundError(f"there is no crossing request {request_id}")
+    return stored
+
+
+def _deploy_block(tutela: Tutela) -> int:
+    with tutela.database.transaction() as session:
+        deployment = session.scalar(select(Deployment))
+        return deployment.deploy_block if deployment else 0
+
+
+def _direction(text: str) -> Direction:
+    try:
+        return Direction(text.strip().lower())
+    except ValueError as error:
+        raise InputError("the direction is 'exit' or 'entry'") from error
+
+
+def _border_point(text: str) -> str:
+    code = text.strip().upper()
+    if (
+        not code
+        or len(code) > 16
+        or not all(c.isascii() and (c.isalnum() or c in "-_") for c in code)
+    ):
+        raise InputError("a border point code has 1 to 16 letters, digits, '-' or '_'")
+    return code
+
+
+def _child_id(child: Child) -> ChildId:
+    return ChildId(bytes.fromhex(child.child_id.removeprefix("0x")))
+
+
+def _companion_aad(request_id: int) -> bytes:
+    return b"crossing_requests:" + str(request_id).encode()

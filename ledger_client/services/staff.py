@@ -1,0 +1,77 @@
+"""Staff members: their keys, and the on-chain role each holds (one role per actor)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from ledger_client.errors import ConflictError, InputError
+from ledger_client.keys import new_keystore
+from ledger_client.services.context import Tutela, staff_acting_as
+from ledger_client.services.setup import fund
+from ledger_client.store.models import StaffMember, StaffRole
+
+# Where each staff role lives on chain; investigators only read, so they hold none.
+ON_CHAIN_ROLES: dict[StaffRole, tuple[str, str] | None] = {
+    StaffRole.REGISTRAR: ("registry", "REGISTRAR_ROLE"),
+    StaffRole.BORDER_OFFICER: ("ledger", "BORDER_OFFICER_ROLE"),
+    StaffRole.CHILD_PROTECTION: ("ledger", "CHILD_PROTECTION_ROLE"),
+    StaffRole.INVESTIGATOR: None,
+}
+ASSIGNABLE_ROLES = tuple(str(role) for role in ON_CHAIN_ROLES)
+
+
+@dataclass(frozen=True)
+class StaffView:
+    name: str
+    role: str
+    address: str
+
+
+def add_staff(tutela: Tutela, name: str, role: str) -> StaffView:
+    """Creates a staff member's key and grants the matching on-chain role.
+
+    The store row is written in the same transaction that waits for the grant, so a refused
+    grant leaves no member behind.
+
+    Raises:
+        InputError: a malformed name or an unknown role.
+        ConflictError: the name is taken.
+    """
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise InputError("a staff name must have 1 to 100 characters")
+    if role not in ASSIGNABLE_ROLES:
+        raise InputError(f"unknown role {role!r}: choose one of {', '.join(ASSIGNABLE_ROLES)}")
+    staff_role = StaffRole(role)
+    keystore, address = new_keystore(
+        tutela.keystore_password, work_factor=tutela.settings.keystore_work_factor
+    )
+    with tutela.database.transaction() as session:
+        if session.scalar(select(StaffMember).where(StaffMember.name == name)) is not None:
+            raise ConflictError(f"there is already a staff member called {name!r}")
+        session.add(
+            StaffMember(
+                name=name,
+                role=staff_role,
+                address=address,
+                keystore=keystore,
+                created_at=datetime.now(UTC),
+            )
+        )
+        session.flush()
+        admin = tutela.sender_for(staff_acting_as(session, StaffRole.ADMIN, None))
+        target = ON_CHAIN_ROLES[staff_role]
+        if target is not None:
+            contract = tutela.registry if target[0] == "registry" else tutela.ledger
+            admin.transact(contract.grant_role(target[1], address))
+            fund(admin, tutela.w3, address)
+    return StaffView(name=name, role=staff_role, address=address)
+
+
+def list_staff(tutela: Tutela) -> list[StaffView]:
+    with tutela.database.transaction() as session:
+        members = session.scalars(select(StaffMember).order_by(StaffMember.id)).all()
+        return [StaffView(m.name, m.role, m.address) for m in members]

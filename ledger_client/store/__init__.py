@@ -1,0 +1,1 @@
+"""The off-chain store: SQLAlchemy 2 models, repositories and Alembic migrations."""

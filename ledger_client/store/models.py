@@ -1,0 +1,117 @@
+"""SQLAlchemy models of the off-chain store.
+
+Personal data is held only inside ``sealed`` columns (envelope-encrypted by
+:mod:`ledger_client.crypto`); the clear columns hold opaque ids, commitments, addresses and
+statuses, which are on the chain anyway.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# A naming convention so Alembic can name, and later alter, every constraint.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class StaffRole(StrEnum):
+    """Staff roles; the on-chain role each maps to is in :mod:`ledger_client.services.staff`."""
+
+    ADMIN = "admin"
+    REGISTRAR = "registrar"
+    BORDER_OFFICER = "border-officer"
+    CHILD_PROTECTION = "child-protection"
+    INVESTIGATOR = "investigator"
+    RELAYER = "relayer"
+
+
+class Deployment(Base):
+    """The contracts this store belongs to; one row."""
+
+    __tablename__ = "deployments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chain_id: Mapped[int] = mapped_column(BigInteger)
+    registry_address: Mapped[str] = mapped_column(String(42))
+    ledger_address: Mapped[str] = mapped_column(String(42))
+    deploy_block: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class StaffMember(Base):
+    __tablename__ = "staff"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(32), index=True)
+    address: Mapped[str] = mapped_column(String(42), unique=True)
+    keystore: Mapped[dict[str, object]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Child(Base):
+    __tablename__ = "children"
+
+    child_id: Mapped[str] = mapped_column(String(34), primary_key=True)
+    card_number: Mapped[str] = mapped_column(String(10), unique=True)
+    commitment: Mapped[str] = mapped_column(String(66), index=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(16))
+    policy: Mapped[str] = mapped_column(String(16))
+    enrolled_by: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    enrolled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    successor_id: Mapped[str | None] = mapped_column(String(34), default=None)
+    revocation_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+
+
+class Guardian(Base):
+    __tablename__ = "guardians"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    child_id: Mapped[str] = mapped_column(ForeignKey("children.child_id"), index=True)
+    address: Mapped[str] = mapped_column(String(42), index=True)
+    document_commitment: Mapped[str] = mapped_column(String(66), index=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    # Custodial until guardians hold their own secret (the portal issue): the keystore's
+    # password is the data folder's keystore password.
+    keystore: Mapped[dict[str, object]] = mapped_column(JSON)
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class CrossingRequest(Base):
+    """Off-chain companion details of an on-chain crossing request."""
+
+    __tablename__ = "crossing_requests"
+
+    request_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    child_id: Mapped[str] = mapped_column(ForeignKey("children.child_id"), index=True)
+    direction: Mapped[str] = mapped_column(String(8))
+    border_point: Mapped[str] = mapped_column(String(16))
+    companion_commitment: Mapped[str] = mapped_column(String(66), index=True)
+    companion_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    requested_by: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    tx_hash: Mapped[str] = mapped_column(String(66))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

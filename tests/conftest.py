@@ -1,0 +1,76 @@
+"""Fixtures shared by every test: fresh data folders, an anvil node, an initialised Tutela."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from ledger_client.chain.anvil import DEV_PRIVATE_KEY, running_anvil
+from ledger_client.services import staff
+from ledger_client.services.context import Tutela, open_tutela
+from ledger_client.services.setup import initialise
+from ledger_client.settings import Settings, load_settings
+
+# scrypt at the default work factor costs ~35 ms a key; tests make hundreds of keys.
+FAST_KEYSTORES = "1024"
+
+
+@pytest.fixture(autouse=True)
+def _fast_keystores(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TUTELA_KEYSTORE_WORK_FACTOR", FAST_KEYSTORES)
+    for name in ("TUTELA_DATA_DIR", "TUTELA_CHAIN_URL", "TUTELA_DATABASE_URL", "TUTELA_ENV"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def anvil_url() -> Iterator[str]:
+    with running_anvil() as url:
+        yield url
+
+
+@dataclass
+class World:
+    """An initialised Tutela with one staff member of each role."""
+
+    settings: Settings
+    tutela: Tutela
+
+
+def make_settings(
+    data_dir: Path, chain_url: str | None, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
+    if chain_url is not None:
+        monkeypatch.setenv("TUTELA_FUNDER_PRIVATE_KEY", DEV_PRIVATE_KEY)
+    return load_settings(data_dir, chain_url)
+
+
+@pytest.fixture(params=["embedded", pytest.param("anvil", marks=pytest.mark.anvil)])
+def chain_url(request: pytest.FixtureRequest) -> str | None:
+    if request.param == "embedded":
+        return None
+    return str(request.getfixturevalue("anvil_url"))
+
+
+def _world(settings: Settings) -> Iterator[World]:
+    initialise(settings)
+    with open_tutela(settings) as tutela:
+        staff.add_staff(tutela, "registrar", "registrar")
+        staff.add_staff(tutela, "officer", "border-officer")
+        staff.add_staff(tutela, "protector", "child-protection")
+        yield World(settings=settings, tutela=tutela)
+
+
+@pytest.fixture
+def world(
+    tmp_path: Path, chain_url: str | None, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[World]:
+    """Runs the test once on the embedded chain and once on anvil."""
+    yield from _world(make_settings(tmp_path / "data", chain_url, monkeypatch))
+
+
+@pytest.fixture
+def embedded_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    yield from _world(make_settings(tmp_path / "data", None, monkeypatch))
