@@ -9,8 +9,18 @@ python=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
     "$python" -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+# Reinstall only when pyproject.toml changed since the last install.
+stamp=.venv/.tutela-installed
+if [ ! -f "$stamp" ] || ! cmp -s pyproject.toml "$stamp"; then
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+    cp pyproject.toml "$stamp"
+fi
+# slither-analyzer pins web3 below 8: it gets a virtual environment of its own.
+if [ ! -x .venv-tools/bin/slither ]; then
+    "$python" -m venv .venv-tools
+    .venv-tools/bin/python -m pip install --quiet --disable-pip-version-check 'slither-analyzer==0.11.6'
+fi
 if [ ! -d node_modules/@openzeppelin ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
     npm ci --no-audit --no-fund --loglevel=error
 fi

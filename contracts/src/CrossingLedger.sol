@@ -40,9 +40,10 @@ contract CrossingLedger is ICrossingLedger, AccessControlDefaultAdminRules, EIP7
     uint8 private constant _FLAG_PROTECTION_DECIDED = 1 << 2;
     uint8 private constant _FLAG_FAMILY_RULE_APPLIED = 1 << 3;
 
-    /// @dev 16 + 8 + 5 + 1 + 1 + 1 = 32 bytes: one slot, one SSTORE per state change. The full
-    /// companion commitment is only emitted in `CrossingRequested`; the tag is what the family
-    /// rule needs. The direction lives in `_FLAG_ENTRY`.
+    /// @dev 16 + 8 + 5 + 1 + 1 + 1 = 32 bytes: one slot, so a request costs one fresh slot and
+    /// every later change rewrites a slot already paid for. The full companion commitment is only
+    /// emitted in `CrossingRequested`; the tag is what the family rule needs. The direction lives
+    /// in `_FLAG_ENTRY`.
     struct Request {
         bytes16 childId;
         bytes8 companionTag;
@@ -157,8 +158,8 @@ contract CrossingLedger is ICrossingLedger, AccessControlDefaultAdminRules, EIP7
         onlyRole(CHILD_PROTECTION_ROLE)
     {
         Request storage request = _requests[requestId];
-        _requireExit(requestId, request.status, request.flags);
         RequestStatus status = request.status;
+        _requireExit(requestId, status, request.flags);
         // A court may lift a denial as well as stand in for absent guardians, but cannot reopen
         // a closed or already approved request.
         if (status != RequestStatus.Pending && status != RequestStatus.Denied) {
