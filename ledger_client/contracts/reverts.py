@@ -138,23 +138,6 @@ class StringTooLong(CustomContractError):
     template = "the string {str} is too long"
 
 
-class ECDSAInvalidSignature(CustomContractError):
-    signature = "ECDSAInvalidSignature()"
-    template = "the signature is invalid"
-
-
-class ECDSAInvalidSignatureLength(CustomContractError):
-    signature = "ECDSAInvalidSignatureLength(uint256)"
-    argument_names = ("length",)
-    template = "the signature has {length} bytes instead of 65"
-
-
-class ECDSAInvalidSignatureS(CustomContractError):
-    signature = "ECDSAInvalidSignatureS(bytes32)"
-    argument_names = ("s",)
-    template = "the signature is malleable (high s) and is refused"
-
-
 # ---- ChildRegistry ---------------------------------------------------------------------------
 
 
