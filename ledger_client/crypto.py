@@ -22,7 +22,7 @@ import json
 import os
 import struct
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, ClassVar, Final, Self
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -59,17 +59,15 @@ _OPEN_FAILED: Final = (
 )
 
 
-class MasterKey:
-    """The registry's 32-byte key that wraps every record's data key.
+class SecretKey:
+    """A 32-byte secret whose bytes never appear in ``repr`` or ``str``.
 
-    The key bytes never appear in ``repr`` or ``str``; only :attr:`key_id` does, so that a
-    log or a traceback can say which key was used without leaking it.
-
-    AES-GCM with random 96-bit nonces stays within NIST's bounds for 2**32 wraps per key;
-    rotate the master key long before that.
+    Only :attr:`key_id` does, so that a log or a traceback can say which key was used
+    without leaking it.
     """
 
     __slots__ = ("_key",)
+    _label: ClassVar[str] = "a key"
 
     def __init__(self, key: bytes) -> None:
         """Wrap existing key bytes; prefer :meth:`generate` or :meth:`from_bytes`.
@@ -78,16 +76,16 @@ class MasterKey:
             CryptoError: ``key`` is not exactly 32 bytes.
         """
         if not isinstance(key, bytes | bytearray) or len(key) != KEY_BYTES:
-            raise CryptoError(f"a master key must be exactly {KEY_BYTES} bytes")
+            raise CryptoError(f"{self._label} must be exactly {KEY_BYTES} bytes")
         self._key = bytes(key)
 
     @classmethod
-    def generate(cls) -> MasterKey:
+    def generate(cls) -> Self:
         """Return a new key from the operating system's CSPRNG."""
         return cls(os.urandom(KEY_BYTES))
 
     @classmethod
-    def from_bytes(cls, key: bytes) -> MasterKey:
+    def from_bytes(cls, key: bytes) -> Self:
         """Return the key held in ``key``.
 
         Raises:
@@ -105,17 +103,29 @@ class MasterKey:
         return hashlib.sha256(self._key).hexdigest()[:_KEY_ID_CHARS]
 
     def __repr__(self) -> str:
-        return f"MasterKey(key_id={self.key_id!r})"
+        return f"{type(self).__name__}(key_id={self.key_id!r})"
 
     __str__ = __repr__
 
     def __eq__(self, other: object) -> bool:
-        if not isinstance(other, MasterKey):
+        if type(other) is not type(self):
             return NotImplemented
+        assert isinstance(other, SecretKey)
         return hmac.compare_digest(self._key, other._key)
 
     def __hash__(self) -> int:
         return hash(self.key_id)
+
+
+class MasterKey(SecretKey):
+    """The registry's key that wraps every record's data key.
+
+    AES-GCM with random 96-bit nonces stays within NIST's bounds for 2**32 wraps per key;
+    rotate the master key long before that.
+    """
+
+    __slots__ = ()
+    _label = "a master key"
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import re
 import struct
 import unicodedata
@@ -20,7 +19,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Final
 
-from ledger_client.errors import CryptoError, InputError
+from ledger_client.crypto import SecretKey
+from ledger_client.errors import InputError
 
 __all__ = [
     "ADULT_AGE",
@@ -61,64 +61,18 @@ _EMAIL_LABEL: Final = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?
 _CEDILLA_TO_COMMA: Final = str.maketrans("şţ", "șț")
 
 
-class CommitmentKey:
-    """The registry's 32-byte HMAC-SHA256 key for commitments.
+class CommitmentKey(SecretKey):
+    """The registry's HMAC-SHA256 key for commitments.
 
-    Rotating it changes every commitment, so it is long-lived; :attr:`key_id` tells keys
-    apart in logs. The key bytes never appear in ``repr`` or ``str``.
+    Rotating it changes every commitment, so it is long-lived.
     """
 
-    __slots__ = ("_key",)
-
-    def __init__(self, key: bytes) -> None:
-        """Wrap existing key bytes; prefer :meth:`generate` or :meth:`from_bytes`.
-
-        Raises:
-            CryptoError: ``key`` is not exactly 32 bytes.
-        """
-        if not isinstance(key, bytes | bytearray) or len(key) != KEY_BYTES:
-            raise CryptoError(f"a commitment key must be exactly {KEY_BYTES} bytes")
-        self._key = bytes(key)
-
-    @classmethod
-    def generate(cls) -> CommitmentKey:
-        """Return a new key from the operating system's CSPRNG."""
-        return cls(os.urandom(KEY_BYTES))
-
-    @classmethod
-    def from_bytes(cls, key: bytes) -> CommitmentKey:
-        """Return the key held in ``key``.
-
-        Raises:
-            CryptoError: ``key`` is not exactly 32 bytes.
-        """
-        return cls(key)
-
-    def to_bytes(self) -> bytes:
-        """Return the raw key, for writing to a protected key file only."""
-        return self._key
-
-    @property
-    def key_id(self) -> str:
-        """The first 8 hex digits of the key's SHA-256."""
-        return hashlib.sha256(self._key).hexdigest()[:8]
+    __slots__ = ()
+    _label = "a commitment key"
 
     def mac(self, message: bytes) -> bytes:
         """Return ``HMAC-SHA256(key, message)`` (32 bytes)."""
         return hmac.new(self._key, message, hashlib.sha256).digest()
-
-    def __repr__(self) -> str:
-        return f"CommitmentKey(key_id={self.key_id!r})"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, CommitmentKey):
-            return NotImplemented
-        return hmac.compare_digest(self._key, other._key)
-
-    def __hash__(self) -> int:
-        return hash(self.key_id)
 
 
 def _clean_text(value: str, label: str) -> str:
