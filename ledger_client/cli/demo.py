@@ -124,4 +124,8 @@ def run_demo(obj: Context) -> None:
             for e in entries
         ],
     )
-    emit(obj.as_json, {"steps": steps, "data_dir": str(folder)}, lambda: f"\nData folder: {folder}")
+    emit(
+        obj.as_json,
+        {"steps": steps, "data_dir": str(settings.data_dir)},
+        lambda: f"\nData folder: {settings.data_dir}",
+    )

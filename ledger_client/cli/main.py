@@ -87,15 +87,19 @@ def cli(
 
 def main() -> None:
     """Runs the command; a Tutela error is one line on stderr, a bug is logged, never dumped."""
-    from ledger_client.cli import commands  # noqa: F401 - registers the sub-commands
-
     try:
+        from ledger_client.cli import commands  # noqa: F401 - registers the sub-commands
+
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+        click.echo("error: aborted", err=True)
         sys.exit(1)
+    except click.UsageError as error:
+        where = error.ctx.command_path if error.ctx else "tutela"
+        click.echo(f"error: {error.format_message()} (see '{where} --help')", err=True)
+        sys.exit(error.exit_code)
     except click.ClickException as error:
-        error.show()
+        click.echo(f"error: {error.format_message()}", err=True)
         sys.exit(error.exit_code)
     except TutelaError as error:
         click.echo(f"error: {error}", err=True)

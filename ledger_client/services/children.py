@@ -183,7 +183,7 @@ def revoke_child(
         raise InputError(f"unknown reason code {code!r}: choose one of {codes}") from error
     with tutela.database.transaction() as session:
         child = _child_by_card(session, card_text)
-        child_id = ChildId(bytes.fromhex(child.child_id.removeprefix("0x")))
+        child_id = active_child_id(tutela, child, "it cannot be revoked again")
         registrar = staff_acting_as(session, StaffRole.REGISTRAR, acting_as)
         child.status = ChildStatus.REVOKED
         child.revocation_sealed = _seal(
@@ -210,7 +210,7 @@ def add_guardian(
     now = datetime.now(UTC)
     with tutela.database.transaction() as session:
         child = _child_by_card(session, card_text)
-        child_id = ChildId(bytes.fromhex(child.child_id.removeprefix("0x")))
+        child_id = active_child_id(tutela, child, "its guardians can no longer change")
         commitment = "0x" + document_commitment(tutela.commitment_key, guardian.document).hex()
         if any(
             g.document_commitment == commitment for g in _current_guardians(session, child.child_id)
@@ -233,7 +233,7 @@ def remove_guardian(
     """
     with tutela.database.transaction() as session:
         child = _child_by_card(session, card_text)
-        child_id = ChildId(bytes.fromhex(child.child_id.removeprefix("0x")))
+        child_id = active_child_id(tutela, child, "its guardians can no longer change")
         guardian = guardian_by_document(tutela, session, child.child_id, document)
         registrar = staff_acting_as(session, StaffRole.REGISTRAR, acting_as)
         guardian.removed_at = datetime.now(UTC)
@@ -262,6 +262,22 @@ def guardian_by_document(
 
 def child_by_card(session: Session, card_text: str) -> Child:
     return _child_by_card(session, card_text)
+
+
+def active_child_id(tutela: Tutela, child: Child, action: str) -> ChildId:
+    """The child's on-chain id, once the chain confirms the record is active.
+
+    The contracts refuse inactive records too; asking first lets the message name the card
+    the user typed rather than the opaque id.
+
+    Raises:
+        ConflictError: the record is revoked or superseded.
+    """
+    child_id = ChildId(bytes.fromhex(child.child_id.removeprefix("0x")))
+    status = tutela.registry.child_record(child_id).status
+    if status is not ChildStatus.ACTIVE:
+        raise ConflictError(f"card {format_card(child.card_number)} is {status}: {action}")
+    return child_id
 
 
 def _child_by_card(session: Session, card_text: str) -> Child:

@@ -17,7 +17,7 @@ from ledger_client.contracts.wrappers import ChainEvent, decode_border_point
 from ledger_client.crypto import SealedRecord, open_json, seal_json
 from ledger_client.errors import InputError, NotFoundError
 from ledger_client.identity import document_commitment, normalise_document
-from ledger_client.services.children import child_by_card, guardian_by_document
+from ledger_client.services.children import active_child_id, child_by_card, guardian_by_document
 from ledger_client.services.context import Tutela, staff_acting_as
 from ledger_client.store.models import Child, CrossingRequest, Deployment, Guardian, StaffRole
 
@@ -94,7 +94,7 @@ def request_crossing(
     expires_at = tutela.chain_time() + expires_in_minutes * 60
     with tutela.database.transaction() as session:
         child = child_by_card(session, card_text)
-        child_id = _child_id(child)
+        child_id = active_child_id(tutela, child, "the child may not cross on this record")
         officer = staff_acting_as(session, StaffRole.BORDER_OFFICER, acting_as)
         receipt = tutela.sender_for(officer).transact(
             tutela.ledger.request_crossing(child_id, chosen, code, companion, expires_at)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -49,6 +50,27 @@ def initialise(settings: Settings) -> InitResult:
     """
     if settings.initialised:
         raise ConflictError(f"{settings.data_dir} is initialised already")
+    if not settings.embedded:
+        with connect(settings):  # a node that does not answer fails here, before any file
+            pass
+    existed = settings.data_dir.exists()
+    before = set(settings.data_dir.iterdir()) if existed else set()
+    try:
+        return _initialise(settings)
+    except BaseException:
+        # No half-made data folder stays behind: what this attempt created goes.
+        if not existed:
+            shutil.rmtree(settings.data_dir, ignore_errors=True)
+        else:
+            for entry in set(settings.data_dir.iterdir()) - before:
+                if entry.is_dir():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
+        raise
+
+
+def _initialise(settings: Settings) -> InitResult:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if not settings.production:
         settings.generate_secrets()
