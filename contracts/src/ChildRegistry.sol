@@ -66,6 +66,7 @@ contract ChildRegistry is IChildRegistry, AccessControlDefaultAdminRules {
         // Adding a guardian never makes a satisfiable policy unsatisfiable: `All` grows with the
         // guardians and a `KOfN` threshold stays below the count.
         record.guardianCount = uint8(newCount);
+        _revise(record);
         _addGuardian(childId, guardian.account, guardian.documentCommitment);
     }
 
@@ -84,6 +85,7 @@ contract ChildRegistry is IChildRegistry, AccessControlDefaultAdminRules {
             revert ChildRegistryInvalidPolicy(childId, kind, threshold, newCount);
         }
         record.guardianCount = newCount;
+        _revise(record);
         delete _documentCommitments[childId][guardian];
         emit GuardianRemoved(childId, guardian);
     }
@@ -93,7 +95,7 @@ contract ChildRegistry is IChildRegistry, AccessControlDefaultAdminRules {
         external
         onlyRole(REGISTRAR_ROLE)
     {
-        _activeRecord(childId);
+        ChildRecord storage record = _activeRecord(childId);
         bytes32 documentCommitment = _documentCommitments[childId][oldAccount];
         if (documentCommitment == bytes32(0)) revert ChildRegistryNotGuardian(childId, oldAccount);
         // Replacing an account by itself would pass `_addGuardian` once the old entry is gone
@@ -101,6 +103,7 @@ contract ChildRegistry is IChildRegistry, AccessControlDefaultAdminRules {
         if (newAccount == oldAccount) revert ChildRegistryDuplicateGuardian(childId, newAccount);
         // Removed first, so that the events read in the order the state changed; `_addGuardian`
         // then refuses a zero account and one that is already a guardian of this child.
+        _revise(record);
         delete _documentCommitments[childId][oldAccount];
         emit GuardianRemoved(childId, oldAccount);
         _addGuardian(childId, newAccount, documentCommitment);
@@ -112,6 +115,7 @@ contract ChildRegistry is IChildRegistry, AccessControlDefaultAdminRules {
         uint8 threshold = _checkedThreshold(childId, policy, record.guardianCount);
         record.policyKind = policy.kind;
         record.threshold = threshold;
+        _revise(record);
         emit PolicyChanged(childId, policy.kind, threshold);
     }
 
@@ -222,6 +226,15 @@ contract ChildRegistry is IChildRegistry, AccessControlDefaultAdminRules {
             revert ChildRegistryInvalidPolicy(childId, kind, threshold, guardianCount);
         }
         return kind == PolicyKind.KOfN ? threshold : 0;
+    }
+
+    /// @dev Pending crossing requests of the child stop taking decisions (see CrossingLedger).
+    /// Wrapping is harmless: 65,536 changes between a request and its decision cannot happen
+    /// within a request's lifetime.
+    function _revise(ChildRecord storage record) private {
+        unchecked {
+            record.revision += 1;
+        }
     }
 
     /// @dev The record of an active child, for the mutations that only an active record allows.

@@ -39,14 +39,20 @@ contract CrossingLedger is ICrossingLedger, AccessControlDefaultAdminRules, EIP7
     uint8 private constant _FLAG_GUARDIAN_APPROVED = 1 << 1;
     uint8 private constant _FLAG_PROTECTION_DECIDED = 1 << 2;
     uint8 private constant _FLAG_FAMILY_RULE_APPLIED = 1 << 3;
+    /// @dev Set when the companion commitment is zero: the child travels alone. A flag rather
+    /// than a zero tag, so that a real commitment whose first bytes are zero is still compared.
+    uint8 private constant _FLAG_ALONE = 1 << 4;
 
-    /// @dev 16 + 8 + 5 + 1 + 1 + 1 = 32 bytes: one slot, so a request costs one fresh slot and
-    /// every later change rewrites a slot already paid for. The full companion commitment is only
-    /// emitted in `CrossingRequested`; the tag is what the family rule needs. The direction lives
-    /// in `_FLAG_ENTRY`.
+    /// @dev 16 + 6 + 2 + 5 + 1 + 1 + 1 = 32 bytes: one slot, so a request costs one fresh slot
+    /// and every later change rewrites a slot already paid for. The full companion commitment is
+    /// only emitted in `CrossingRequested`; the tag is what the family rule needs. The direction
+    /// lives in `_FLAG_ENTRY`. `rulesRevision` is the child's `ChildRecord.revision` when the
+    /// request was opened: decisions are only taken under the guardians and policy it was opened
+    /// with.
     struct Request {
         bytes16 childId;
-        bytes8 companionTag;
+        bytes6 companionTag;
+        uint16 rulesRevision;
         uint40 expiresAt;
         RequestStatus status;
         uint8 approvals;
@@ -85,7 +91,8 @@ contract CrossingLedger is ICrossingLedger, AccessControlDefaultAdminRules, EIP7
         bytes32 companionCommitment,
         uint40 expiresAt
     ) external onlyRole(BORDER_OFFICER_ROLE) returns (uint64 requestId) {
-        _requireActiveChild(childId, registry.childRecord(childId).status);
+        IChildRegistry.ChildRecord memory record = registry.childRecord(childId);
+        _requireActiveChild(childId, record.status);
         uint40 currentTime = _now();
         if (expiresAt <= currentTime || expiresAt > currentTime + MAX_REQUEST_LIFETIME) {
             revert CrossingLedgerInvalidExpiry(expiresAt, currentTime);
@@ -95,16 +102,19 @@ contract CrossingLedger is ICrossingLedger, AccessControlDefaultAdminRules, EIP7
         // struct literal, which the compiler turns into more read-modify-writes of the slot.
         Request storage request = _requests[requestId];
         request.childId = childId;
-        request.companionTag = bytes8(companionCommitment);
+        request.companionTag = bytes6(companionCommitment);
+        request.rulesRevision = record.revision;
         request.expiresAt = expiresAt;
+        uint8 flags = companionCommitment == bytes32(0) ? _FLAG_ALONE : 0;
         if (direction == Direction.Entry) {
             // An entry into the country needs no guardian: it starts approved and only awaits
             // its outcome.
             request.status = RequestStatus.Approved;
-            request.flags = _FLAG_ENTRY;
+            flags |= _FLAG_ENTRY;
         } else {
             request.status = RequestStatus.Pending;
         }
+        if (flags != 0) request.flags = flags;
         emit CrossingRequested(
             requestId, childId, companionCommitment, direction, borderPoint, expiresAt, msg.sender
         );
@@ -137,6 +147,7 @@ contract CrossingLedger is ICrossingLedger, AccessControlDefaultAdminRules, EIP7
         bytes16 childId = request.childId;
         IChildRegistry.ChildRecord memory record = registry.childRecord(childId);
         _requireActiveChild(childId, record.status);
+        _requireSameRules(requestId, request, record);
         // Once per request, whichever officer: the role is one institution's co-approval.
         uint8 flags = request.flags;
         if (flags & _FLAG_PROTECTION_DECIDED != 0) revert CrossingLedgerAlreadyDecided(requestId, msg.sender);
@@ -246,6 +257,7 @@ contract CrossingLedger is ICrossingLedger, AccessControlDefaultAdminRules, EIP7
         (IChildRegistry.ChildRecord memory record, bytes32 documentCommitment) =
             registry.decisionContext(childId, guardian);
         _requireActiveChild(childId, record.status);
+        _requireSameRules(requestId, request, record);
         if (documentCommitment == bytes32(0)) revert CrossingLedgerNotGuardian(requestId, guardian);
         uint8 flags = request.flags;
         // A mark is only ever written after an approval that left the request pending, and every
@@ -260,13 +272,12 @@ contract CrossingLedger is ICrossingLedger, AccessControlDefaultAdminRules, EIP7
         bool counted = true;
         if (approve) {
             // The family rule: a guardian travelling with the child cannot approve alone. The
-            // tags are the first 8 bytes of two keyed hashes. Equal commitments always give equal
+            // tags are the first 6 bytes of two keyed hashes. Equal commitments always give equal
             // tags, so a companion guardian is always caught; unequal commitments collide with
-            // probability 2^-64, and a false match only sets an approval aside (another guardian
+            // probability 2^-48, and a false match only sets an approval aside (another guardian
             // or a child-protection officer must then approve), so it errs on the safe side. A
-            // zero companion commitment means the child travels alone and never matches.
-            bytes8 companionTag = request.companionTag;
-            counted = companionTag == bytes8(0) || companionTag != bytes8(documentCommitment);
+            // child travelling alone has no companion to match.
+            counted = flags & _FLAG_ALONE != 0 || request.companionTag != bytes6(documentCommitment);
             uint8 approvals = request.approvals;
             if (counted) {
                 ++approvals;
@@ -287,6 +298,16 @@ contract CrossingLedger is ICrossingLedger, AccessControlDefaultAdminRules, EIP7
             request.status = status;
         }
         emit GuardianDecided(requestId, guardian, approve, counted, status);
+    }
+
+    /// @dev A change of guardians or policy since the request was opened voids its pending
+    /// decisions: counting old approvals against new guardians would let a replaced or removed
+    /// guardian stand in for a current one. The officer asks again under the new rules.
+    function _requireSameRules(uint64 requestId, Request storage request, IChildRegistry.ChildRecord memory record)
+        private
+        view
+    {
+        if (record.revision != request.rulesRevision) revert CrossingLedgerRulesChanged(requestId);
     }
 
     /// @dev Whether a request with `approvals` and `flags` has what its child's policy asks for.

@@ -50,6 +50,9 @@ interface IChildRegistry {
         uint8 threshold;
         uint8 guardianCount;
         uint40 registeredAt;
+        /// @dev Counts changes of guardians or policy (wrapping at 2^16); a crossing request is
+        /// decided only under the revision it was opened with.
+        uint16 revision;
     }
 
     event ChildRegistered(bytes16 indexed childId, bytes32 commitment, PolicyKind policyKind, uint8 threshold);

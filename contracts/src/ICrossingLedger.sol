@@ -78,6 +78,8 @@ interface ICrossingLedger {
     error CrossingLedgerInvalidCourtOrder(uint64 requestId);
     error CrossingLedgerNotApproved(uint64 requestId, RequestStatus status);
     error CrossingLedgerRequestClosed(uint64 requestId, RequestStatus status);
+    /// @dev The child's guardians or policy changed after the request was opened.
+    error CrossingLedgerRulesChanged(uint64 requestId);
 
     /// @notice The role of border officers: request crossings and record their outcomes.
     function BORDER_OFFICER_ROLE() external view returns (bytes32);

@@ -291,3 +291,12 @@ class CrossingLedgerRequestClosed(CustomContractError):
     argument_names = ("requestId", "status")
     template = "crossing request {requestId} is already closed ({status})"
     enums = {"status": RequestStatus}  # noqa: RUF012
+
+
+class CrossingLedgerRulesChanged(CustomContractError):
+    signature = "CrossingLedgerRulesChanged(uint64)"
+    argument_names = ("requestId",)
+    template = (
+        "the child's guardians or approval policy changed after crossing request {requestId} "
+        "was made: ask again"
+    )

@@ -63,6 +63,7 @@ class ChildRecord:
     policy: Policy
     guardian_count: int
     registered_at: int
+    revision: int
 
 
 @dataclass(frozen=True)
@@ -201,7 +202,7 @@ class ChildRegistryContract(_Wrapper):
         )
 
     def child_record(self, child_id: ChildId) -> ChildRecord:
-        status, kind, threshold, count, registered_at = self._call(
+        status, kind, threshold, count, registered_at, revision = self._call(
             self.contract.functions.childRecord(child_id)
         )
         policy_kind = PolicyKind.from_ordinal(kind)
@@ -210,6 +211,7 @@ class ChildRegistryContract(_Wrapper):
             policy=Policy(PolicyKind(policy_kind), threshold),
             guardian_count=count,
             registered_at=registered_at,
+            revision=revision,
         )
 
     def guardian_document(self, child_id: ChildId, account: str) -> bytes:
