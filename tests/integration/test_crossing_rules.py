@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
@@ -32,11 +31,9 @@ from ledger_client.contracts.types import (
     RevocationReason,
 )
 from ledger_client.contracts.wrappers import Policy, RequestState
-from tests.conftest import World
 from tests.integration.contract_helpers import (
     ALL,
     BORDER_POINT,
-    CHAINS,
     HOUR,
     MAX_REQUEST_LIFETIME,
     ZERO32,
@@ -46,7 +43,6 @@ from tests.integration.contract_helpers import (
     each_reverts,
     requested,
     reverts,
-    shared_world,
 )
 
 PENDING, APPROVED, DENIED = RequestStatus.PENDING, RequestStatus.APPROVED, RequestStatus.DENIED
@@ -54,19 +50,6 @@ OVERRIDDEN, EXPIRED = RequestStatus.OVERRIDDEN, RequestStatus.EXPIRED
 CROSSED, TURNED_BACK = RequestStatus.CROSSED, RequestStatus.TURNED_BACK
 COURT_ORDER = keccak(text="Tribunalul Maramures 1234/2024")
 TWO_OF_THREE = Policy(PolicyKind.K_OF_N, 2)
-
-
-@pytest.fixture(scope="module", params=CHAINS)
-def world(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[World]:
-    """One deployment per chain: every test draws its own children and requests."""
-    yield from shared_world(request, tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def desk(world: World) -> Desk:
-    return Desk(world)
 
 
 def opened(

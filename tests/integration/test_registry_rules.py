@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -32,11 +32,9 @@ from ledger_client.contracts.types import (
     RevocationReason,
 )
 from ledger_client.contracts.wrappers import ChildRecord, GuardianKey, Policy
-from tests.conftest import World
 from tests.integration.contract_helpers import (
     ALL,
     ANY,
-    CHAINS,
     ZERO32,
     Child,
     Desk,
@@ -48,7 +46,6 @@ from tests.integration.contract_helpers import (
     guardian_removed,
     registered,
     reverts,
-    shared_world,
 )
 
 ZERO_ADDRESS = "0x" + "00" * 20
@@ -57,19 +54,6 @@ MAX_GUARDIANS = 16
 
 def k_of_n(k: int) -> Policy:
     return Policy(PolicyKind.K_OF_N, k)
-
-
-@pytest.fixture(scope="module", params=CHAINS)
-def world(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[World]:
-    """One deployment per chain: every test draws its own children."""
-    yield from shared_world(request, tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def desk(world: World) -> Desk:
-    return Desk(world)
 
 
 def block_time(desk: Desk, receipt: TxReceipt) -> int:

@@ -8,7 +8,7 @@ so that the call would succeed for an allowed role: a refusal can only come from
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import pytest
@@ -28,11 +28,9 @@ from ledger_client.contracts.types import (
     RequestStatus,
     RevocationReason,
 )
-from tests.conftest import World
 from tests.integration.contract_helpers import (
     ALL,
     BORDER_POINT,
-    CHAINS,
     DEFAULT_ADMIN_ROLE,
     HOUR,
     ZERO32,
@@ -47,7 +45,6 @@ from tests.integration.contract_helpers import (
     registered,
     requested,
     reverts,
-    shared_world,
 )
 
 REGISTRAR_ROLE = keccak(text="REGISTRAR_ROLE")
@@ -56,19 +53,6 @@ CHILD_PROTECTION_ROLE = keccak(text="CHILD_PROTECTION_ROLE")
 ROLES = ("admin", "registrar", "officer", "protector", "guardian", "outsider")
 COURT_ORDER = keccak(text="court order 2024/117")
 REASON = int(RevocationReason.FRAUD)
-
-
-@pytest.fixture(scope="module", params=CHAINS)
-def world(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[World]:
-    """One deployment per chain for the whole matrix: every case draws its own child."""
-    yield from shared_world(request, tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def desk(world: World) -> Desk:
-    return Desk(world)
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from eth_utils.crypto import keccak
 from hypothesis import given, settings
@@ -25,34 +23,18 @@ from ledger_client.contracts.typed_data import (
 )
 from ledger_client.contracts.types import RequestId, RequestStatus
 from ledger_client.keys import to_high_s
-from tests.conftest import World
 from tests.integration.contract_helpers import (
     ALL,
-    CHAINS,
     Between,
     Desk,
     assert_events,
     guardian_decided,
     reverts,
-    shared_world,
 )
 
 UINT64 = st.integers(min_value=0, max_value=2**64 - 1)
 UINT256 = st.integers(min_value=0, max_value=2**256 - 1)
 ADDRESSES = st.binary(min_size=20, max_size=20).map(lambda raw: "0x" + raw.hex())
-
-
-@pytest.fixture(scope="module", params=CHAINS)
-def world(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[World]:
-    """One deployment per chain: every test draws its own children and requests."""
-    yield from shared_world(request, tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def desk(world: World) -> Desk:
-    return Desk(world)
 
 
 def test_a_relayed_signed_approval_approves(desk: Desk) -> None:
