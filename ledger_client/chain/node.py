@@ -102,6 +102,18 @@ def _chain_lock(data_dir: Path, mode: str) -> FileLock:
     return FileLock(data_dir / LOCK_FILE, thread_local=False, on_acquired=record_owner)
 
 
+def _take_chain_now(data_dir: Path, mode: str) -> FileLock:
+    """The chain's lock, or a refusal naming who holds it; never a wait."""
+    lock = _chain_lock(data_dir, mode)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout as error:
+        raise ChainUnavailableError(
+            f"another process holds the chain in {data_dir}: {_holder(data_dir)}"
+        ) from error
+    return lock
+
+
 def _holder(data_dir: Path) -> str:
     """Describe the lock holder, e.g. "process 1234 (node)", or "another process"."""
     try:
@@ -193,21 +205,20 @@ def run_node(
 
     Raises:
         ChainUnavailableError: another process holds the chain.
+        ChainUnavailableError: the port cannot be bound.
         ConfigurationError: there is no chain in ``data_dir``, or ``host`` is not loopback.
-        OSError: the port cannot be bound.
     """
-    lock = _chain_lock(data_dir, "node")
-    try:
-        lock.acquire(timeout=0)
-    except Timeout as error:
-        raise ChainUnavailableError(
-            f"another process holds the chain in {data_dir}: {_holder(data_dir)}"
-        ) from error
+    lock = _take_chain_now(data_dir, "node")
     stop = stop or threading.Event()
     try:
         chain = EmbeddedChain.open(data_dir / CHAIN_FILE)
         try:
-            server, url = serve(chain, host, port)
+            try:
+                server, url = serve(chain, host, port)
+            except OSError as error:
+                raise ChainUnavailableError(
+                    f"cannot listen on {host}:{port}: {error.strerror or error}"
+                ) from error
             try:
                 _write_node_file(data_dir, url)
                 with _stop_on_signals(stop):
@@ -288,13 +299,7 @@ def create_embedded(
         ConfigurationError: a chain exists already, or the allocation is invalid.
     """
     data_dir.mkdir(parents=True, exist_ok=True)
-    lock = _chain_lock(data_dir, "init")
-    try:
-        lock.acquire(timeout=0)
-    except Timeout as error:
-        raise ChainUnavailableError(
-            f"another process holds the chain in {data_dir}: {_holder(data_dir)}"
-        ) from error
+    lock = _take_chain_now(data_dir, "init")
     try:
         path = data_dir / CHAIN_FILE
         EmbeddedChain.create(path, genesis_alloc=genesis_alloc, chain_id=chain_id).close()
