@@ -87,6 +87,20 @@ def staff_add(obj: Context, name: str, role: str) -> None:
     )
 
 
+@staff_group.command("remove")
+@click.argument("name")
+@common_options
+def staff_remove(obj: Context, name: str) -> None:
+    """Revoke a staff member's role on chain; their key can no longer act."""
+    with _tutela(obj) as tutela:
+        member = staff.remove_staff(tutela, name)
+    emit(
+        obj.as_json,
+        {"staff": member},
+        lambda: f"{member.name} no longer holds the {member.role} role ({member.address})",
+    )
+
+
 @staff_group.command("list")
 @common_options
 def staff_list(obj: Context) -> None:
@@ -96,7 +110,10 @@ def staff_list(obj: Context) -> None:
     emit(
         obj.as_json,
         {"staff": members},
-        lambda: "\n".join(f"{m.name:20} {m.role:17} {m.address}" for m in members),
+        lambda: "\n".join(
+            f"{m.name:20} {m.role:17} {m.address}" + ("" if m.active else "  (removed)")
+            for m in members
+        ),
     )
 
 

@@ -38,6 +38,11 @@ class CustomContractError(ContractRevertError):
     def from_data(cls, payload: bytes, tx_hash: str | None = None) -> CustomContractError:
         types = _argument_types(cls.signature)
         values = decode(types, payload) if types else ()
+        # eth_abi gives addresses in lower case; everything else in Tutela shows checksums.
+        values = tuple(
+            to_checksum_address(v) if t == "address" else v
+            for t, v in zip(types, values, strict=True)
+        )
         arguments = dict(zip(cls.argument_names, values, strict=True))
         shown = {name: _show(cls.enums.get(name), value) for name, value in arguments.items()}
         return cls(cls.template.format(**shown), arguments, tx_hash)

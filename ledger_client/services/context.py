@@ -73,10 +73,14 @@ def staff_acting_as(session: Session, role: StaffRole, name: str | None) -> Staf
         member = session.scalar(select(StaffMember).where(StaffMember.name == name))
         if member is None:
             raise NotFoundError(f"there is no staff member called {name!r}")
+        if member.removed_at is not None:
+            raise ConfigurationError(f"{name} was removed from the staff and can no longer act")
         if member.role != role:
             raise ConfigurationError(f"{name} is a {member.role}, not a {role}: {role} needed")
         return member
-    members = session.scalars(select(StaffMember).where(StaffMember.role == role)).all()
+    members = session.scalars(
+        select(StaffMember).where(StaffMember.role == role, StaffMember.removed_at.is_(None))
+    ).all()
     if not members:
         raise NotFoundError(
             f"there is no {role} yet: add one with 'tutela staff add NAME --role {role}'"

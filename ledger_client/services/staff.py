@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from ledger_client.errors import ConflictError, InputError
+from ledger_client.errors import ConflictError, InputError, NotFoundError
 from ledger_client.keys import new_keystore
 from ledger_client.services.context import Tutela, staff_acting_as
 from ledger_client.services.setup import fund
@@ -28,6 +28,7 @@ class StaffView:
     name: str
     role: str
     address: str
+    active: bool = True
 
 
 def add_staff(tutela: Tutela, name: str, role: str) -> StaffView:
@@ -71,7 +72,35 @@ def add_staff(tutela: Tutela, name: str, role: str) -> StaffView:
     return StaffView(name=name, role=staff_role, address=address)
 
 
+def remove_staff(tutela: Tutela, name: str) -> StaffView:
+    """Revokes a staff member's on-chain role; their key can no longer act.
+
+    The row stays (marked removed) so that the member's past actions remain attributable.
+
+    Raises:
+        NotFoundError: nobody of that name.
+        ConflictError: already removed, or the admin or the relayer (rotated, not removed).
+    """
+    with tutela.database.transaction() as session:
+        member = session.scalar(select(StaffMember).where(StaffMember.name == name.strip()))
+        if member is None:
+            raise NotFoundError(f"there is no staff member called {name!r}")
+        if member.removed_at is not None:
+            raise ConflictError(f"{member.name} was removed already")
+        role = StaffRole(member.role)
+        if role not in ON_CHAIN_ROLES:
+            raise ConflictError(f"the {role} account cannot be removed, only replaced")
+        member.removed_at = datetime.now(UTC)
+        session.flush()
+        target = ON_CHAIN_ROLES[role]
+        if target is not None:
+            admin = tutela.sender_for(staff_acting_as(session, StaffRole.ADMIN, None))
+            contract = tutela.registry if target[0] == "registry" else tutela.ledger
+            admin.transact(contract.revoke_role(target[1], member.address))
+        return StaffView(member.name, member.role, member.address, active=False)
+
+
 def list_staff(tutela: Tutela) -> list[StaffView]:
     with tutela.database.transaction() as session:
         members = session.scalars(select(StaffMember).order_by(StaffMember.id)).all()
-        return [StaffView(m.name, m.role, m.address) for m in members]
+        return [StaffView(m.name, m.role, m.address, m.removed_at is None) for m in members]

@@ -69,6 +69,8 @@ class StaffMember(Base):
     address: Mapped[str] = mapped_column(String(42), unique=True)
     keystore: Mapped[dict[str, object]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # A removed member's row stays, so that what they did can still be attributed.
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
 
 class Child(Base):

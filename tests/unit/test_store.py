@@ -27,5 +27,5 @@ def test_migrating_twice_changes_nothing(tmp_path: Path) -> None:
     database.migrate()
     database.migrate()
     with database.engine.connect() as connection:
-        assert MigrationContext.configure(connection).get_current_revision() == "0001"
+        assert MigrationContext.configure(connection).get_current_revision() == "0002"
     database.dispose()
