@@ -182,6 +182,41 @@ def child_show(obj: Context, card: str) -> None:
     emit(obj.as_json, {"child": view}, lambda: _child_text(view))
 
 
+@child_group.command("correct")
+@click.argument("card")
+@click.option("--given-name")
+@click.option("--family-name")
+@click.option("--birth-date", metavar="YYYY-MM-DD")
+@click.option("--birth-place")
+@_as_option
+@common_options
+def child_correct(
+    obj: Context,
+    card: str,
+    given_name: str | None,
+    family_name: str | None,
+    birth_date: str | None,
+    birth_place: str | None,
+    acting_as: str | None,
+) -> None:
+    """Replace a record by a corrected one (new card; the old card still leads to it)."""
+    with _tutela(obj) as tutela:
+        view = children.correct_child(
+            tutela,
+            card,
+            given_name=given_name,
+            family_name=family_name,
+            birth_date=birth_date,
+            birth_place=birth_place,
+            acting_as=acting_as,
+        )
+    emit(
+        obj.as_json,
+        {"card": view.card, "child_id": view.child_id, "child": view},
+        lambda: _child_text(view),
+    )
+
+
 @child_group.command("revoke")
 @click.argument("card")
 @click.option("--reason", required=True, help="Why; kept sealed off-chain.")

@@ -56,6 +56,12 @@ class GuardianKey:
     def as_tuple(self) -> tuple[str, bytes]:
         return (self.account, self.document_commitment)
 
+    @classmethod
+    def stored(cls, address: str, document_commitment_hex: str) -> GuardianKey:
+        """The key of a guardian as the store keeps it (hex strings)."""
+        document = bytes.fromhex(document_commitment_hex.removeprefix("0x"))
+        return cls(Web3.to_checksum_address(address), document)
+
 
 @dataclass(frozen=True)
 class ChildRecord:

@@ -196,6 +196,81 @@ def revoke_child(
     return show_child(tutela, card_text)
 
 
+def correct_child(
+    tutela: Tutela,
+    card_text: str,
+    *,
+    given_name: str | None = None,
+    family_name: str | None = None,
+    birth_date: str | None = None,
+    birth_place: str | None = None,
+    acting_as: str | None = None,
+) -> ChildView:
+    """Replaces a record by a corrected one: a new opaque id and card, the same guardians.
+
+    The chain marks the old record superseded and links it to its successor; the old card
+    keeps working and leads to the corrected record.
+
+    Raises:
+        InputError: malformed data, or nothing that differs from the record.
+        NotFoundError: no child has this card.
+        ConflictError: the record is not active.
+    """
+    with tutela.database.transaction() as session:
+        child = _child_by_card(session, card_text)
+        child_id = active_child_id(tutela, child, "only an active record can be corrected")
+        current = _open(tutela, _child_aad(child_id), child.sealed)
+        data = ChildPersonalData.parse(
+            given_name if given_name is not None else current["given_name"],
+            family_name if family_name is not None else current["family_name"],
+            birth_date if birth_date is not None else current["birth_date"],
+            birth_place if birth_place is not None else current["birth_place"],
+            today=_today(tutela),
+        )
+        commitment = child_commitment(tutela.commitment_key, data)
+        if "0x" + commitment.hex() == child.commitment:
+            raise InputError("nothing to correct: the record already holds these details")
+        registrar = staff_acting_as(session, StaffRole.REGISTRAR, acting_as)
+        successor = ChildId(secrets.token_bytes(16))
+        card = _unused_card(session)
+        now = datetime.now(UTC)
+        session.add(
+            Child(
+                child_id=_hex(successor),
+                card_number=card,
+                commitment="0x" + commitment.hex(),
+                sealed=_seal(tutela, _child_aad(successor), _child_payload(data)),
+                status=ChildStatus.ACTIVE,
+                policy=child.policy,
+                enrolled_by=registrar.id,
+                enrolled_at=now,
+            )
+        )
+        keys = []
+        for guardian in _current_guardians(session, child.child_id):
+            view = _guardian_view(tutela, child_id, guardian)
+            payload = {"name": view.name, "document": view.document, "email": view.email}
+            session.add(
+                Guardian(
+                    child_id=_hex(successor),
+                    address=guardian.address,
+                    document_commitment=guardian.document_commitment,
+                    sealed=_seal(tutela, _guardian_aad(successor, guardian.address), payload),
+                    keystore=guardian.keystore,
+                    added_at=now,
+                )
+            )
+            keys.append(GuardianKey.stored(guardian.address, guardian.document_commitment))
+        child.status = ChildStatus.SUPERSEDED
+        child.successor_id = _hex(successor)
+        session.flush()
+        policy = tutela.registry.child_record(child_id).policy
+        tutela.sender_for(registrar).transact(
+            tutela.registry.supersede_child(child_id, successor, commitment, keys, policy)
+        )
+    return show_child(tutela, card)
+
+
 def add_guardian(
     tutela: Tutela, card_text: str, spec: str, *, acting_as: str | None = None
 ) -> ChildView:
@@ -285,7 +360,22 @@ def _child_by_card(session: Session, card_text: str) -> Child:
     child = session.scalar(select(Child).where(Child.card_number == card))
     if child is None:
         raise NotFoundError(f"no child has card number {format_card(card)}")
+    # A card of a corrected record still works: it leads to the record that replaced it.
+    while child.successor_id is not None:
+        successor = session.get(Child, child.successor_id)
+        assert successor is not None  # written in the same transaction as the successor id
+        child = successor
     return child
+
+
+def record_chain(session: Session, child: Child) -> list[Child]:
+    """The child's records, oldest first: each corrected record, then the current one."""
+    chain = [child]
+    while True:
+        earlier = session.scalar(select(Child).where(Child.successor_id == chain[0].child_id))
+        if earlier is None:
+            return chain
+        chain.insert(0, earlier)
 
 
 def _current_guardians(session: Session, child_id: str) -> list[Guardian]:

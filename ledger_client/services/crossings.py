@@ -17,7 +17,12 @@ from ledger_client.contracts.wrappers import ChainEvent, decode_border_point
 from ledger_client.crypto import SealedRecord, open_json, seal_json
 from ledger_client.errors import InputError, NotFoundError
 from ledger_client.identity import document_commitment, normalise_document
-from ledger_client.services.children import active_child_id, child_by_card, guardian_by_document
+from ledger_client.services.children import (
+    active_child_id,
+    child_by_card,
+    guardian_by_document,
+    record_chain,
+)
 from ledger_client.services.context import Tutela, staff_acting_as
 from ledger_client.store.models import Child, CrossingRequest, Deployment, Guardian, StaffRole
 
@@ -257,11 +262,12 @@ def history(tutela: Tutela, card_text: str) -> list[HistoryEntry]:
         NotFoundError: no child has this card.
     """
     with tutela.database.transaction() as session:
-        child_id = _child_id(child_by_card(session, card_text))
+        # Crossings made under records since corrected belong to the child's history too.
+        child_ids = [_child_id(c) for c in record_chain(session, child_by_card(session, card_text))]
     ledger = tutela.ledger
     start = _deploy_block(tutela)
     requested = ledger.events(
-        "CrossingRequested", from_block=start, argument_filters={"childId": child_id}
+        "CrossingRequested", from_block=start, argument_filters={"childId": child_ids}
     )
     ids = [int(e.args["requestId"]) for e in requested]
     by_request: dict[int, list[ChainEvent]] = {i: [] for i in ids}
@@ -270,7 +276,7 @@ def history(tutela: Tutela, card_text: str) -> list[HistoryEntry]:
             for event in ledger.events(name, from_block=start, argument_filters={"requestId": ids}):
                 by_request[int(event.args["requestId"])].append(event)
         for event in ledger.events(
-            "CrossingRecorded", from_block=start, argument_filters={"childId": child_id}
+            "CrossingRecorded", from_block=start, argument_filters={"childId": child_ids}
         ):
             by_request[int(event.args["requestId"])].append(event)
     entries = []
