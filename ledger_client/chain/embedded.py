@@ -20,7 +20,8 @@ on geth.
 
 The EVM is eth-tester's ``PyEVMBackend`` over py-evm, re-pointed at our database: we reuse
 its transaction normalisation, and drive py-evm's ``MiningChain`` for mining and state.
-JSON results are built in :mod:`ledger_client.chain.rpc_format`.
+JSON results are built in :mod:`ledger_client.chain.rpc_format`; the EVM glue and the
+pool checks live in :mod:`ledger_client.chain.evm`.
 """
 
 from __future__ import annotations
@@ -34,12 +35,10 @@ from pathlib import Path
 from typing import Any
 
 from eth.abc import BlockAPI, BlockHeaderAPI, SignedTransactionAPI, StateAPI
-from eth.chains.base import MiningChain
 from eth.db.atomic import AtomicDB
 from eth.estimators.gas import binary_gas_search_exact
 from eth.exceptions import HeaderNotFound, Revert, TransactionNotFound, VMError
 from eth.vm.forks.london.headers import calculate_expected_base_fee_per_gas
-from eth.vm.forks.prague import PragueVM
 from eth.vm.spoof import SpoofTransaction
 from eth_tester.backends.pyevm.main import PyEVMBackend
 from eth_typing import Address, BlockNumber, Hash32
@@ -48,6 +47,15 @@ from eth_utils.exceptions import ValidationError
 
 from ledger_client import __version__
 from ledger_client.chain import rpc_format as fmt
+from ledger_client.chain.evm import (
+    DEFAULT_FORK,
+    FORKS,
+    Backend,
+    JsonRpcError,
+    chain_class,
+    pool_check,
+    vm_error,
+)
 from ledger_client.chain.kvstore import LogQuery, SQLiteKeyValueStore
 from ledger_client.errors import ChainError, ConfigurationError
 
@@ -58,60 +66,6 @@ DEFAULT_CHAIN_ID = 131277322940537
 #: What eth_maxPriorityFeePerGas suggests (anvil and eth-tester: 1 gwei).
 SUGGESTED_TIP = 10**9
 CLIENT_VERSION = f"Tutela/v{__version__}/py-evm"
-
-# Forks a chain file may name; a chain keeps its fork for life so that reopening it with a
-# newer py-evm never changes the rules under existing blocks.
-_FORKS = {"prague": PragueVM}
-_DEFAULT_FORK = "prague"
-
-
-class JsonRpcError(Exception):
-    """A JSON-RPC error answer: ``code``, ``message`` and optional hex ``data``."""
-
-    def __init__(self, code: int, message: str, data: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.data = data
-
-    def to_dict(self) -> dict[str, Any]:
-        """The ``error`` member of a JSON-RPC response."""
-        error: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.data is not None:
-            error["data"] = self.data
-        return error
-
-
-def _chain_class(chain_id: int, fork: str) -> type[MiningChain]:
-    class TutelaChain(MiningChain):
-        vm_configuration = ((BlockNumber(0), _FORKS[fork]),)
-
-        def create_header_from_parent(
-            self, parent_header: BlockHeaderAPI, **header_params: Any
-        ) -> BlockHeaderAPI:
-            # Like eth-tester: a permissioned chain keeps its gas limit constant.
-            params = {**header_params, "gas_limit": parent_header.gas_limit}
-            return super().create_header_from_parent(parent_header, **params)
-
-        def get_transaction_builder(self) -> Any:
-            # eth-tester's transaction normalisation expects this on the chain.
-            return self.get_vm().get_transaction_builder()
-
-    TutelaChain.chain_id = chain_id
-    return TutelaChain
-
-
-class _Backend(PyEVMBackend):  # type: ignore[misc]
-    """eth-tester's backend over a chain we built on our store instead of a memory db."""
-
-    def __init__(self, chain: MiningChain) -> None:
-        # Deliberately not calling super().__init__: it builds a fresh in-memory chain.
-        self.chain = chain
-        self.account_keys = ()  # no unlocked accounts: every transaction arrives signed
-
-    def unsigned_transaction(self, call: dict[str, Any], block_number: int) -> Any:
-        """Normalise an eth-tester transaction dict into a py-evm unsigned transaction."""
-        return self._get_normalized_and_unsigned_evm_transaction(call, block_number)
 
 
 class EmbeddedChain:
@@ -125,12 +79,12 @@ class EmbeddedChain:
     def __init__(self, store: SQLiteKeyValueStore) -> None:
         """Attach to an opened store; use :meth:`create` or :meth:`open` instead."""
         chain_id, fork = store.get_meta("chain_id"), store.get_meta("fork")
-        if chain_id is None or fork not in _FORKS:
+        if chain_id is None or fork not in FORKS:
             raise ChainError(f"{store.path} is not a Tutela chain (fork {fork!r})")
         self._store = store
         self._lock = threading.Lock()
         self._closed = False
-        self._chain_class = _chain_class(int(chain_id), fork)
+        self._chain_class = chain_class(int(chain_id), fork)
         self._time_offset = int(store.get_meta("time_offset") or 0)
         self._load()
         self._methods: dict[str, Callable[[list[Any]], Any]] = {
@@ -171,11 +125,11 @@ class EmbeddedChain:
             raise ConfigurationError(f"{path} already holds a chain; not overwriting it") from error
         try:
             store.set_meta("chain_id", str(chain_id))
-            store.set_meta("fork", _DEFAULT_FORK)
+            store.set_meta("fork", DEFAULT_FORK)
             store.set_meta("time_offset", "0")
             # eth-tester's genesis: post-merge, gas limit 30,029,122, base fee 1 gwei.
             params = PyEVMBackend.generate_genesis_params()
-            _chain_class(chain_id, _DEFAULT_FORK).from_genesis(AtomicDB(store), params, state)
+            chain_class(chain_id, DEFAULT_FORK).from_genesis(AtomicDB(store), params, state)
             store.commit()
         except BaseException:
             store.close()
@@ -229,7 +183,7 @@ class EmbeddedChain:
         # block, since py-evm's caches may hold objects that never reached the disk.
         self._store.discard()
         self._chain = self._chain_class(AtomicDB(self._store))
-        self._backend = _Backend(self._chain)
+        self._backend = Backend(self._chain)
 
     # -- dispatch --------------------------------------------------------------------------
 
@@ -333,47 +287,8 @@ class EmbeddedChain:
 
     def _check_transaction(self, tx: SignedTransactionAPI) -> None:
         """Reject what geth's pool would, with its messages, before anything is mined."""
-        if getattr(tx, "type_id", 0) == 3:
-            raise JsonRpcError(-32003, "blob transactions are not supported")
-        try:
-            tx.check_signature_validity()
-            sender = tx.sender
-        except (ValidationError, ValueError) as error:
-            raise JsonRpcError(-32003, f"invalid sender: {error}") from error
-        if tx.chain_id is None:
-            raise JsonRpcError(-32003, "only replay-protected (EIP-155) transactions allowed")
-        if tx.chain_id != self.chain_id:
-            raise JsonRpcError(-32003, f"invalid chain id for signer: {tx.chain_id}")
         head = self._head()
-        state = self._state(head)
-        expected = state.get_nonce(sender)
-        if tx.nonce != expected:
-            too = "low" if tx.nonce < expected else "high"
-            raise JsonRpcError(
-                -32003, f"nonce too {too}: next nonce {expected}, tx nonce {tx.nonce}"
-            )
-        if tx.gas < tx.intrinsic_gas:
-            raise JsonRpcError(
-                -32003, f"intrinsic gas too low: gas {tx.gas}, minimum needed {tx.intrinsic_gas}"
-            )
-        if tx.gas > head.gas_limit:
-            raise JsonRpcError(-32003, f"exceeds block gas limit: gas {tx.gas}")
-        base_fee = calculate_expected_base_fee_per_gas(head)
-        if tx.max_priority_fee_per_gas > tx.max_fee_per_gas:
-            raise JsonRpcError(-32003, "max priority fee per gas higher than max fee per gas")
-        if tx.max_fee_per_gas < base_fee:
-            raise JsonRpcError(
-                -32003,
-                f"max fee per gas less than block base fee: maxFeePerGas: "
-                f"{tx.max_fee_per_gas}, baseFee: {base_fee}",
-            )
-        balance, cost = state.get_balance(sender), tx.gas * tx.max_fee_per_gas + tx.value
-        if balance < cost:
-            raise JsonRpcError(
-                -32003,
-                f"insufficient funds for gas * price + value: balance {balance}, "
-                f"tx cost {cost}, overshot {cost - balance}",
-            )
+        pool_check(tx, chain_id=self.chain_id, head=head, state=self._state(head))
 
     def _call_context(
         self, call: Any, tag: Any, *, pending: bool
@@ -539,7 +454,7 @@ class EmbeddedChain:
         finally:
             state.revert(snapshot)
         if computation.is_error:
-            raise _vm_error(computation.error, computation.output)
+            raise vm_error(computation.error, computation.output)
         return fmt.data(computation.output)
 
     def _rpc_eth_estimateGas(self, params: list[Any]) -> str:  # noqa: N802
@@ -549,9 +464,9 @@ class EmbeddedChain:
         try:
             return hex(binary_gas_search_exact(state, tx))
         except Revert as error:
-            raise _vm_error(error, error.args[0] if error.args else b"") from error
+            raise vm_error(error, error.args[0] if error.args else b"") from error
         except VMError as error:
-            raise _vm_error(error, b"") from error
+            raise vm_error(error, b"") from error
 
     def _rpc_eth_getLogs(self, params: list[Any]) -> list[dict[str, Any]]:  # noqa: N802
         spec = fmt.arg(params, 0, "filter")
@@ -597,10 +512,3 @@ class EmbeddedChain:
             raise fmt.ParamError("evm_mine takes no parameters here")
         self._mine([])
         return "0x0"
-
-
-def _vm_error(error: Any, output: bytes) -> JsonRpcError:
-    """Report a failed call the way anvil 1.5.1 does."""
-    if isinstance(error, Revert):
-        return JsonRpcError(3, fmt.revert_message(output), fmt.data(output))
-    return JsonRpcError(-32603, f"EVM error {type(error).__name__}")

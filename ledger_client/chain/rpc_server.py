@@ -21,7 +21,8 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from ledger_client.chain.embedded import EmbeddedChain, JsonRpcError
+from ledger_client.chain.embedded import EmbeddedChain
+from ledger_client.chain.evm import JsonRpcError
 from ledger_client.errors import ConfigurationError
 
 logger = logging.getLogger(__name__)

@@ -27,7 +27,8 @@ from web3.exceptions import (
 from web3.types import TxReceipt
 
 from ledger_client.chain.anvil import DEV_PRIVATE_KEY
-from ledger_client.chain.embedded import EmbeddedChain, JsonRpcError
+from ledger_client.chain.embedded import EmbeddedChain
+from ledger_client.chain.evm import JsonRpcError
 from ledger_client.chain.provider import EmbeddedProvider
 from ledger_client.chain.rpc_server import MAX_REQUEST_BYTES, serve
 from ledger_client.errors import ChainError, ConfigurationError
