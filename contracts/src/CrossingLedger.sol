@@ -13,8 +13,8 @@ import {ICrossingLedger} from "./ICrossingLedger.sol";
 /// @title Tutela crossing ledger
 /// @notice Crossing requests of the children in `registry`, their guardians' decisions, the
 /// child-protection officers' co-approvals and court-ordered overrides, and the outcomes.
-/// @dev One storage slot per request. The family rule compares the first 8 bytes of the
-/// companion's commitment with the first 8 bytes of the deciding guardian's document commitment
+/// @dev One storage slot per request. The family rule compares the first 6 bytes of the
+/// companion's commitment with the first 6 bytes of the deciding guardian's document commitment
 /// (see `_decide`). Decision marks are written only when a decision leaves a request pending:
 /// a final decision changes the status, which already refuses any later decision or replay.
 contract CrossingLedger is ICrossingLedger, AccessControlDefaultAdminRules, EIP712 {

@@ -9,9 +9,11 @@ import {IChildRegistry} from "./IChildRegistry.sol";
 /// with a court order, and officers record the outcome.
 /// @dev The family rule: a guardian whose document commitment equals the crossing's companion
 /// commitment is travelling with the child, so that guardian's approval does not count; another
-/// guardian or a child-protection officer must approve. A request is approved once the counted
-/// approvals reach the child's policy and at least one guardian approved. Any denial is final,
-/// short of a court-ordered override.
+/// guardian or a child-protection officer must approve (the ledger compares 6-byte tags of the
+/// two commitments: a false match, 2^-48, only sets an approval aside). A request is approved
+/// once the counted approvals reach the child's policy and at least one guardian approved; a
+/// child-protection co-approval counts as one approval, so under `All` it can stand in for one
+/// guardian. Any denial is final, short of a court-ordered override.
 interface ICrossingLedger {
     enum Direction {
         Exit,
