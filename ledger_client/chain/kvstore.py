@@ -174,6 +174,9 @@ class SQLiteKeyValueStore(BaseDB):
         row = self._conn.execute("SELECT 1 FROM kv WHERE key = ?", (key,)).fetchone()
         return row is not None
 
+    # py-evm's BaseDB is a MutableMapping, so these must exist; py-evm never calls them, and
+    # walking or counting a whole chain's trie nodes is never what a caller means (py-evm's
+    # own LevelDB backend refuses them the same way).
     def __iter__(self) -> Iterator[bytes]:
         raise NotImplementedError("the chain store cannot be iterated")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from eth_account.messages import encode_typed_data
@@ -42,7 +43,8 @@ def decision_message(
     another request, or turned from an approval into a denial.
     """
     return {
-        "types": DECISION_TYPES,
+        # A copy: callers may edit the message, and must never edit the module's types.
+        "types": copy.deepcopy(DECISION_TYPES),
         "primaryType": "Decision",
         "domain": {
             "name": DOMAIN_NAME,

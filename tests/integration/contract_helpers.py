@@ -53,6 +53,9 @@ MAX_REQUEST_LIFETIME = 7 * DAY
 BORDER_POINT = "RO-SIGHET"
 ANY = Policy(PolicyKind.ANY)
 ALL = Policy(PolicyKind.ALL)
+PENDING, APPROVED, DENIED = RequestStatus.PENDING, RequestStatus.APPROVED, RequestStatus.DENIED
+OVERRIDDEN, EXPIRED = RequestStatus.OVERRIDDEN, RequestStatus.EXPIRED
+CROSSED, TURNED_BACK = RequestStatus.CROSSED, RequestStatus.TURNED_BACK
 DEFAULT_ADMIN_ROLE = ZERO32
 # Enough for a guardian's few transactions where gas costs money; the admin's own funds
 # (1,000 ether on anvil) must last a module-scoped world that funds many guardians.

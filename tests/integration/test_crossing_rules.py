@@ -33,9 +33,16 @@ from ledger_client.contracts.types import (
 from ledger_client.contracts.wrappers import Policy, RequestState
 from tests.integration.contract_helpers import (
     ALL,
+    APPROVED,
     BORDER_POINT,
+    CROSSED,
+    DENIED,
+    EXPIRED,
     HOUR,
     MAX_REQUEST_LIFETIME,
+    OVERRIDDEN,
+    PENDING,
+    TURNED_BACK,
     ZERO32,
     Between,
     Desk,
@@ -45,9 +52,6 @@ from tests.integration.contract_helpers import (
     reverts,
 )
 
-PENDING, APPROVED, DENIED = RequestStatus.PENDING, RequestStatus.APPROVED, RequestStatus.DENIED
-OVERRIDDEN, EXPIRED = RequestStatus.OVERRIDDEN, RequestStatus.EXPIRED
-CROSSED, TURNED_BACK = RequestStatus.CROSSED, RequestStatus.TURNED_BACK
 COURT_ORDER = keccak(text="Tribunalul Maramures 1234/2024")
 TWO_OF_THREE = Policy(PolicyKind.K_OF_N, 2)
 

@@ -70,6 +70,13 @@ from ledger_client.errors import TransactionFailedError
 from ledger_client.keys import LocalSigner
 from tests.conftest import World
 from tests.integration.contract_helpers import (
+    APPROVED,
+    CROSSED,
+    DENIED,
+    EXPIRED,
+    OVERRIDDEN,
+    PENDING,
+    TURNED_BACK,
     ZERO32,
     Between,
     Child,
@@ -86,9 +93,6 @@ from tests.integration.contract_helpers import (
     shared_world,
 )
 
-PENDING, APPROVED, DENIED = RequestStatus.PENDING, RequestStatus.APPROVED, RequestStatus.DENIED
-OVERRIDDEN, EXPIRED = RequestStatus.OVERRIDDEN, RequestStatus.EXPIRED
-CROSSED, TURNED_BACK = RequestStatus.CROSSED, RequestStatus.TURNED_BACK
 CLOSED = (CROSSED, TURNED_BACK)
 COURT_ORDER = keccak(text="Tribunalul Maramures 77/2025")
 MAX_GUARDIANS = 4

@@ -12,6 +12,7 @@ from eth_keys.backends.coincurve import CoinCurveECCBackend
 from eth_keys.datatypes import PrivateKey
 from eth_utils.crypto import keccak
 
+from ledger_client.contracts.typed_data import decision_message
 from ledger_client.errors import ConfigurationError, CryptoError, InputError, SignatureError
 from ledger_client.keys import (
     MIN_WORK_FACTOR,
@@ -31,30 +32,15 @@ FAST = MIN_WORK_FACTOR
 
 
 def _typed_decision() -> dict[str, Any]:
-    return {
-        "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
-            "Decision": [
-                {"name": "requestId", "type": "uint256"},
-                {"name": "approve", "type": "bool"},
-                {"name": "nonce", "type": "uint256"},
-                {"name": "deadline", "type": "uint256"},
-            ],
-        },
-        "primaryType": "Decision",
-        "domain": {
-            "name": "CrossingLedger",
-            "version": "1",
-            "chainId": 1337,
-            "verifyingContract": "0x5FbDB2315678afecb367f032d93F642f64180aa3",
-        },
-        "message": {"requestId": 7, "approve": True, "nonce": 0, "deadline": 1_900_000_000},
-    }
+    # The message the keys really sign: a guardian's decision on a crossing request.
+    return decision_message(
+        chain_id=1337,
+        ledger_address="0x5FbDB2315678afecb367f032d93F642f64180aa3",
+        request_id=7,
+        guardian=Account.from_key(PRIVATE_KEY).address,
+        approve=True,
+        deadline=1_900_000_000,
+    )
 
 
 @pytest.fixture
