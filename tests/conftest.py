@@ -25,6 +25,12 @@ def _fast_keystores(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
+@pytest.fixture(params=["sqlite"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty store: every store, outbox and indexer test takes this fixture."""
+    return f"sqlite:///{tmp_path / 'store.sqlite3'}"
+
+
 @pytest.fixture(scope="session")
 def anvil_url() -> Iterator[str]:
     with running_anvil() as url:

@@ -43,7 +43,7 @@ class Database:
         try:
             with self.engine.begin() as connection:
                 config.attributes["connection"] = connection
-                command.upgrade(config, "head")
+                command.upgrade(config, "heads")
         except SQLAlchemyError as error:
             raise StoreError(f"the database could not be migrated: {error}") from error
 
