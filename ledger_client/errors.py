@@ -47,6 +47,7 @@ class ContractRevertError(ChainError):
 
     solidity_name: str = ""
     selector: str = ""
+    revert_data: str | None = None
 
     def __init__(
         self, message: str, arguments: dict[str, Any] | None = None, tx_hash: str | None = None

@@ -42,6 +42,9 @@ class Settings:
     keystore_work_factor: int
     admin_transfer_delay: int
     funder_private_key: str | None
+    # Blocks on top of a transaction before Tutela treats it as final (0: the embedded chain
+    # and instant-finality permissioned chains such as QBFT).
+    confirmations: int = 0
 
     def __repr__(self) -> str:
         # The funder key is a secret: never print it.
@@ -144,6 +147,7 @@ def load_settings(
         keystore_work_factor=_int_setting(env, "TUTELA_KEYSTORE_WORK_FACTOR", 2**14),
         admin_transfer_delay=_int_setting(env, "TUTELA_ADMIN_TRANSFER_DELAY", 86_400),
         funder_private_key=env.get("TUTELA_FUNDER_PRIVATE_KEY") or None,
+        confirmations=_int_setting(env, "TUTELA_CONFIRMATIONS", 0),
     )
 
 

@@ -27,6 +27,16 @@ def _as_option(function: Any) -> Any:
     )(function)
 
 
+def _key_option(function: Any) -> Any:
+    return click.option(
+        "--idempotency-key",
+        default=None,
+        metavar="KEY",
+        help="Names this action: run again with the same key, it is finished or reported, "
+        "never done twice.",
+    )(function)
+
+
 @cli.command()
 @common_options
 def init(obj: Context) -> None:
@@ -75,11 +85,12 @@ def staff_group() -> None:
 @staff_group.command("add")
 @click.argument("name")
 @click.option("--role", required=True, type=click.Choice(staff.ASSIGNABLE_ROLES))
+@_key_option
 @common_options
-def staff_add(obj: Context, name: str, role: str) -> None:
+def staff_add(obj: Context, name: str, role: str, idempotency_key: str | None) -> None:
     """Create a staff member's key and grant the role on chain."""
     with _tutela(obj) as tutela:
-        member = staff.add_staff(tutela, name, role)
+        member = staff.add_staff(tutela, name, role, idempotency_key=idempotency_key)
     emit(
         obj.as_json,
         {"staff": member},
@@ -89,11 +100,12 @@ def staff_add(obj: Context, name: str, role: str) -> None:
 
 @staff_group.command("remove")
 @click.argument("name")
+@_key_option
 @common_options
-def staff_remove(obj: Context, name: str) -> None:
+def staff_remove(obj: Context, name: str, idempotency_key: str | None) -> None:
     """Revoke a staff member's role on chain; their key can no longer act."""
     with _tutela(obj) as tutela:
-        member = staff.remove_staff(tutela, name)
+        member = staff.remove_staff(tutela, name, idempotency_key=idempotency_key)
     emit(
         obj.as_json,
         {"staff": member},
@@ -132,6 +144,7 @@ def child_group() -> None:
 )
 @click.option("--policy", default="any", show_default=True, metavar="any|all|K-of-N")
 @_as_option
+@_key_option
 @common_options
 def child_enrol(
     obj: Context,
@@ -142,6 +155,7 @@ def child_enrol(
     guardians: tuple[str, ...],
     policy: str,
     acting_as: str | None,
+    idempotency_key: str | None,
 ) -> None:
     """Enrol a child with guardians; prints the card number."""
     with _tutela(obj) as tutela:
@@ -154,6 +168,7 @@ def child_enrol(
             guardian_specs=list(guardians),
             policy=policy,
             acting_as=acting_as,
+            idempotency_key=idempotency_key,
         )
     emit(
         obj.as_json,
@@ -189,6 +204,7 @@ def child_show(obj: Context, card: str) -> None:
 @click.option("--birth-date", metavar="YYYY-MM-DD")
 @click.option("--birth-place")
 @_as_option
+@_key_option
 @common_options
 def child_correct(
     obj: Context,
@@ -198,6 +214,7 @@ def child_correct(
     birth_date: str | None,
     birth_place: str | None,
     acting_as: str | None,
+    idempotency_key: str | None,
 ) -> None:
     """Replace a record by a corrected one (new card; the old card still leads to it)."""
     with _tutela(obj) as tutela:
@@ -209,6 +226,7 @@ def child_correct(
             birth_date=birth_date,
             birth_place=birth_place,
             acting_as=acting_as,
+            idempotency_key=idempotency_key,
         )
     emit(
         obj.as_json,
@@ -222,11 +240,26 @@ def child_correct(
 @click.option("--reason", required=True, help="Why; kept sealed off-chain.")
 @click.option("--code", default="other", show_default=True, help="Published reason code.")
 @_as_option
+@_key_option
 @common_options
-def child_revoke(obj: Context, card: str, reason: str, code: str, acting_as: str | None) -> None:
+def child_revoke(
+    obj: Context,
+    card: str,
+    reason: str,
+    code: str,
+    acting_as: str | None,
+    idempotency_key: str | None,
+) -> None:
     """Revoke a child's record."""
     with _tutela(obj) as tutela:
-        view = children.revoke_child(tutela, card, reason=reason, code=code, acting_as=acting_as)
+        view = children.revoke_child(
+            tutela,
+            card,
+            reason=reason,
+            code=code,
+            acting_as=acting_as,
+            idempotency_key=idempotency_key,
+        )
     emit(obj.as_json, {"child": view}, lambda: f"card {view.card} is {view.status}")
 
 
@@ -239,11 +272,16 @@ def guardian_group() -> None:
 @click.argument("card")
 @click.argument("guardian", metavar="'NAME;DOCUMENT;EMAIL'")
 @_as_option
+@_key_option
 @common_options
-def guardian_add(obj: Context, card: str, guardian: str, acting_as: str | None) -> None:
+def guardian_add(
+    obj: Context, card: str, guardian: str, acting_as: str | None, idempotency_key: str | None
+) -> None:
     """Add a guardian."""
     with _tutela(obj) as tutela:
-        view = children.add_guardian(tutela, card, guardian, acting_as=acting_as)
+        view = children.add_guardian(
+            tutela, card, guardian, acting_as=acting_as, idempotency_key=idempotency_key
+        )
     emit(obj.as_json, {"child": view}, lambda: _child_text(view))
 
 
@@ -251,11 +289,16 @@ def guardian_add(obj: Context, card: str, guardian: str, acting_as: str | None) 
 @click.argument("card")
 @click.argument("document")
 @_as_option
+@_key_option
 @common_options
-def guardian_remove(obj: Context, card: str, document: str, acting_as: str | None) -> None:
+def guardian_remove(
+    obj: Context, card: str, document: str, acting_as: str | None, idempotency_key: str | None
+) -> None:
     """Remove the guardian holding DOCUMENT."""
     with _tutela(obj) as tutela:
-        view = children.remove_guardian(tutela, card, document, acting_as=acting_as)
+        view = children.remove_guardian(
+            tutela, card, document, acting_as=acting_as, idempotency_key=idempotency_key
+        )
     emit(obj.as_json, {"child": view}, lambda: _child_text(view))
 
 
@@ -287,6 +330,7 @@ def _crossing_text(view: crossings.CrossingView) -> str:
     metavar="MINUTES",
 )
 @_as_option
+@_key_option
 @common_options
 def crossing_request(
     obj: Context,
@@ -297,6 +341,7 @@ def crossing_request(
     companion_document: str,
     expires_in: int,
     acting_as: str | None,
+    idempotency_key: str | None,
 ) -> None:
     """Ask the guardians to let a child cross (entries need no approval)."""
     with _tutela(obj) as tutela:
@@ -309,6 +354,7 @@ def crossing_request(
             companion_document=companion_document,
             expires_in_minutes=expires_in,
             acting_as=acting_as,
+            idempotency_key=idempotency_key,
         )
     emit(
         obj.as_json,
@@ -337,12 +383,19 @@ def _decision_text(view: crossings.DecisionView) -> str:
     help="The deciding guardian's document.",
 )
 @click.option("--approve/--deny", required=True)
+@_key_option
 @common_options
-def crossing_decide(obj: Context, request: str, document: str, approve: bool) -> None:
+def crossing_decide(
+    obj: Context, request: str, document: str, approve: bool, idempotency_key: str | None
+) -> None:
     """A guardian approves or denies, by a signature the relayer sends."""
     with _tutela(obj) as tutela:
         view = crossings.decide_as_guardian(
-            tutela, request, guardian_document=document, approve=approve
+            tutela,
+            request,
+            guardian_document=document,
+            approve=approve,
+            idempotency_key=idempotency_key,
         )
     emit(obj.as_json, {"decision": view, "status": view.status}, lambda: _decision_text(view))
 
@@ -351,11 +404,16 @@ def crossing_decide(obj: Context, request: str, document: str, approve: bool) ->
 @click.argument("request")
 @click.option("--approve/--deny", required=True)
 @_as_option
+@_key_option
 @common_options
-def crossing_protect(obj: Context, request: str, approve: bool, acting_as: str | None) -> None:
+def crossing_protect(
+    obj: Context, request: str, approve: bool, acting_as: str | None, idempotency_key: str | None
+) -> None:
     """A child-protection officer co-approves or denies."""
     with _tutela(obj) as tutela:
-        view = crossings.decide_as_protection(tutela, request, approve=approve, acting_as=acting_as)
+        view = crossings.decide_as_protection(
+            tutela, request, approve=approve, acting_as=acting_as, idempotency_key=idempotency_key
+        )
     emit(obj.as_json, {"decision": view, "status": view.status}, lambda: _decision_text(view))
 
 
@@ -363,12 +421,19 @@ def crossing_protect(obj: Context, request: str, approve: bool, acting_as: str |
 @click.argument("request")
 @click.option("--court-order", required=True, metavar="REFERENCE")
 @_as_option
+@_key_option
 @common_options
-def crossing_override(obj: Context, request: str, court_order: str, acting_as: str | None) -> None:
+def crossing_override(
+    obj: Context, request: str, court_order: str, acting_as: str | None, idempotency_key: str | None
+) -> None:
     """A child-protection officer overrides by court order."""
     with _tutela(obj) as tutela:
         view = crossings.override_by_court_order(
-            tutela, request, court_order=court_order, acting_as=acting_as
+            tutela,
+            request,
+            court_order=court_order,
+            acting_as=acting_as,
+            idempotency_key=idempotency_key,
         )
     emit(obj.as_json, {"crossing": view, "status": view.status}, lambda: _crossing_text(view))
 
@@ -377,11 +442,16 @@ def crossing_override(obj: Context, request: str, court_order: str, acting_as: s
 @click.argument("request")
 @click.option("--outcome", required=True, type=click.Choice(["crossed", "turned-back"]))
 @_as_option
+@_key_option
 @common_options
-def crossing_record(obj: Context, request: str, outcome: str, acting_as: str | None) -> None:
+def crossing_record(
+    obj: Context, request: str, outcome: str, acting_as: str | None, idempotency_key: str | None
+) -> None:
     """Record that the child crossed or was turned back."""
     with _tutela(obj) as tutela:
-        view = crossings.record_outcome(tutela, request, outcome=outcome, acting_as=acting_as)
+        view = crossings.record_outcome(
+            tutela, request, outcome=outcome, acting_as=acting_as, idempotency_key=idempotency_key
+        )
     emit(obj.as_json, {"crossing": view, "status": view.status}, lambda: _crossing_text(view))
 
 

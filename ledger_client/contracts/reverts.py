@@ -60,6 +60,13 @@ def decode_revert(data: object, tx_hash: str | None = None) -> ContractRevertErr
         raw = data
     else:  # web3 gives None, or a dict, when the node sent no revert bytes
         raw = b""
+    error = _decode(raw, tx_hash)
+    # Kept so an outbox can store a failure and raise the same typed error after a restart.
+    error.revert_data = "0x" + raw.hex() if raw else None
+    return error
+
+
+def _decode(raw: bytes, tx_hash: str | None) -> ContractRevertError:
     selector = "0x" + raw[:4].hex()
     known = REVERT_CLASSES.get(selector)
     if known is not None:

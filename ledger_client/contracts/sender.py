@@ -20,7 +20,12 @@ from web3.exceptions import ContractLogicError, TimeExhausted, Web3RPCError
 from web3.types import TxParams, TxReceipt, Wei
 
 from ledger_client.contracts.reverts import decode_revert
-from ledger_client.errors import ChainError, ChainUnavailableError, TransactionFailedError
+from ledger_client.errors import (
+    ChainError,
+    ChainUnavailableError,
+    ContractRevertError,
+    TransactionFailedError,
+)
 from ledger_client.keys import Signer
 
 logger = logging.getLogger(__name__)
@@ -77,25 +82,19 @@ class TransactionSender:
         call: TxParams = {"from": self.address, "data": HexBytes(data), "value": Wei(value)}
         if to is not None:
             call["to"] = to
-        gas = int(_rpc(lambda: self._w3.eth.estimate_gas(call)) * GAS_MARGIN)
-        nonce = _rpc(lambda: self._w3.eth.get_transaction_count(self.address, "pending"))
-        tx: dict[str, Any] = {
-            "chainId": self._chain_id,
-            "nonce": nonce,
-            "gas": gas,
-            "value": value,
-            "data": HexBytes(data),
-        }
-        if to is not None:
-            tx["to"] = to
-        fees = self._current_fees()
-        if fees.legacy_gas_price is not None:
-            tx["gasPrice"] = fees.legacy_gas_price
-        else:
-            tx["maxFeePerGas"] = fees.max_fee_per_gas
-            tx["maxPriorityFeePerGas"] = fees.max_priority_fee_per_gas
+        gas = int(rpc(lambda: self._w3.eth.estimate_gas(call)) * GAS_MARGIN)
+        nonce = rpc(lambda: self._w3.eth.get_transaction_count(self.address, "pending"))
+        tx = unsigned_transaction(
+            chain_id=self._chain_id,
+            nonce=nonce,
+            gas=gas,
+            to=to,
+            data=data,
+            value=value,
+            fees=self._current_fees(),
+        )
         raw = self._signer.sign_transaction(tx)
-        tx_hash = _rpc(lambda: self._w3.eth.send_raw_transaction(raw))
+        tx_hash = rpc(lambda: self._w3.eth.send_raw_transaction(raw))
         receipt = self._wait(tx_hash)
         if receipt["status"] != 1:
             raise self._explain_failure(call, receipt)
@@ -122,29 +121,60 @@ class TransactionSender:
 
     def _explain_failure(self, call: TxParams, receipt: TxReceipt) -> Exception:
         tx_hash = receipt["transactionHash"].to_0x_hex()
-        replay = dict(call)
-        try:
-            self._w3.eth.call(replay, receipt["blockNumber"] - 1)  # type: ignore[arg-type]
-        except ContractLogicError as error:
-            return decode_revert(error.data, tx_hash)
-        except (Web3RPCError, OSError):
-            pass
-        return TransactionFailedError(f"transaction {tx_hash} failed on chain", tx_hash)
+        return explain_failure(self._w3, call, receipt["blockNumber"], tx_hash)
 
     def _current_fees(self) -> Fees:
         if self._fees is None:
-            latest = _rpc(lambda: self._w3.eth.get_block("latest"))
-            base_fee = latest.get("baseFeePerGas")
-            if base_fee is None:
-                self._fees = Fees(0, 0, legacy_gas_price=_rpc(lambda: self._w3.eth.gas_price))
-            else:
-                tip = _rpc(lambda: self._w3.eth.max_priority_fee)
-                # Twice the base fee absorbs six full blocks of base-fee growth.
-                self._fees = Fees(max_fee_per_gas=2 * base_fee + tip, max_priority_fee_per_gas=tip)
+            self._fees = current_fees(self._w3)
         return self._fees
 
 
-def _rpc(action: Callable[[], T]) -> T:
+def current_fees(w3: Web3) -> Fees:
+    """Fees for the next transactions, read once and reused for a while by callers."""
+    latest = rpc(lambda: w3.eth.get_block("latest"))
+    base_fee = latest.get("baseFeePerGas")
+    if base_fee is None:
+        return Fees(0, 0, legacy_gas_price=rpc(lambda: w3.eth.gas_price))
+    tip = rpc(lambda: w3.eth.max_priority_fee)
+    # Twice the base fee absorbs six full blocks of base-fee growth.
+    return Fees(max_fee_per_gas=2 * base_fee + tip, max_priority_fee_per_gas=tip)
+
+
+def unsigned_transaction(
+    *, chain_id: int, nonce: int, gas: int, to: str | None, data: bytes, value: int, fees: Fees
+) -> dict[str, Any]:
+    """The fields a signer needs, built locally (no node round trips)."""
+    tx: dict[str, Any] = {
+        "chainId": chain_id,
+        "nonce": nonce,
+        "gas": gas,
+        "value": value,
+        "data": HexBytes(data),
+    }
+    if to is not None:
+        tx["to"] = to
+    if fees.legacy_gas_price is not None:
+        tx["gasPrice"] = fees.legacy_gas_price
+    else:
+        tx["maxFeePerGas"] = fees.max_fee_per_gas
+        tx["maxPriorityFeePerGas"] = fees.max_priority_fee_per_gas
+    return tx
+
+
+def explain_failure(
+    w3: Web3, call: TxParams, block_number: int, tx_hash: str
+) -> ContractRevertError | TransactionFailedError:
+    """Replays a reverted transaction's call on the state before its block to learn why."""
+    try:
+        w3.eth.call(call, block_number - 1)
+    except ContractLogicError as error:
+        return decode_revert(error.data, tx_hash)
+    except (Web3RPCError, OSError):
+        pass
+    return TransactionFailedError(f"transaction {tx_hash} failed on chain", tx_hash)
+
+
+def rpc(action: Callable[[], T]) -> T:
     """Runs one node call, mapping transport and revert failures to Tutela errors."""
     try:
         result = action()

@@ -20,9 +20,11 @@ from ledger_client.identity import (
     GuardianInput,
     child_commitment,
     document_commitment,
+    normalise_document,
 )
 from ledger_client.keys import new_keystore
-from ledger_client.services.context import Tutela, staff_acting_as
+from ledger_client.outbox.outbox import Call
+from ledger_client.services.context import Prepared, Tutela, staff_acting_as
 from ledger_client.store.models import Child, Guardian, StaffRole
 
 
@@ -77,6 +79,7 @@ def enrol_child(
     guardian_specs: list[str],
     policy: str = "any",
     acting_as: str | None = None,
+    idempotency_key: str | None = None,
 ) -> ChildView:
     """Registers a child on chain and keeps the personal data sealed in the store.
 
@@ -96,9 +99,19 @@ def enrol_child(
         raise InputError("the same guardian document is given twice")
     chosen = parse_policy(policy, len(guardians))
     commitment = child_commitment(tutela.commitment_key, data)
-    child_id = ChildId(secrets.token_bytes(16))
-    now = datetime.now(UTC)
-    with tutela.database.transaction() as session:
+    intent = tutela.intent(
+        "enrol",
+        {
+            "child": _child_payload(data),
+            "guardians": [g.document for g in guardians],
+            "policy": str(chosen),
+            "as": acting_as,
+        },
+        idempotency_key,
+        tutela.minute(),
+    )
+
+    def prepare(session: Session) -> Prepared:
         duplicate = session.scalar(
             select(Child).where(
                 Child.commitment == "0x" + commitment.hex(), Child.status == ChildStatus.ACTIVE
@@ -110,11 +123,12 @@ def enrol_child(
                 f"(card {format_card(duplicate.card_number)})"
             )
         registrar = staff_acting_as(session, StaffRole.REGISTRAR, acting_as)
-        card = _unused_card(session)
+        child_id = ChildId(secrets.token_bytes(16))
+        now = datetime.now(UTC)
         session.add(
             Child(
                 child_id=_hex(child_id),
-                card_number=card,
+                card_number=_unused_card(session),
                 commitment="0x" + commitment.hex(),
                 sealed=_seal(tutela, _child_aad(child_id), _child_payload(data)),
                 status=ChildStatus.ACTIVE,
@@ -124,11 +138,12 @@ def enrol_child(
             )
         )
         session.flush()
-        keys = [_new_guardian(tutela, session, child_id, g, now) for g in guardians]
-        tutela.sender_for(registrar).transact(
-            tutela.registry.register_child(child_id, commitment, keys, chosen)
-        )
-    return show_child(tutela, card)
+        keys = [_new_guardian(tutela, session, child_id, g, now)[0] for g in guardians]
+        call = tutela.registry.register_child(child_id, commitment, keys, chosen)
+        return Prepared(tutela.signer_of(registrar), [Call.of(call, child_id=_hex(child_id))])
+
+    (item,) = tutela.carry_out(intent, prepare)
+    return show_child(tutela, _card_of(tutela, str(item.context["child_id"])))
 
 
 def show_child(tutela: Tutela, card_text: str) -> ChildView:
@@ -165,6 +180,7 @@ def revoke_child(
     reason: str,
     code: str = "other",
     acting_as: str | None = None,
+    idempotency_key: str | None = None,
 ) -> ChildView:
     """Revokes a child's record; the free-text reason stays sealed off-chain.
 
@@ -181,7 +197,14 @@ def revoke_child(
     except KeyError as error:
         codes = ", ".join(r.name.lower().replace("_", "-") for r in RevocationReason)
         raise InputError(f"unknown reason code {code!r}: choose one of {codes}") from error
-    with tutela.database.transaction() as session:
+    intent = tutela.intent(
+        "revoke",
+        {"reason": reason, "code": reason_code.name, "as": acting_as},
+        idempotency_key,
+        _current_record(tutela, card_text),
+    )
+
+    def prepare(session: Session) -> Prepared:
         child = _child_by_card(session, card_text)
         child_id = active_child_id(tutela, child, "it cannot be revoked again")
         registrar = staff_acting_as(session, StaffRole.REGISTRAR, acting_as)
@@ -189,10 +212,10 @@ def revoke_child(
         child.revocation_sealed = _seal(
             tutela, _child_aad(child_id) + b":revocation", {"reason": reason}
         )
-        session.flush()
-        tutela.sender_for(registrar).transact(
-            tutela.registry.revoke_child(child_id, int(reason_code))
-        )
+        call = tutela.registry.revoke_child(child_id, int(reason_code))
+        return Prepared(tutela.signer_of(registrar), [Call.of(call, child_id=child.child_id)])
+
+    tutela.carry_out(intent, prepare)
     return show_child(tutela, card_text)
 
 
@@ -205,6 +228,7 @@ def correct_child(
     birth_date: str | None = None,
     birth_place: str | None = None,
     acting_as: str | None = None,
+    idempotency_key: str | None = None,
 ) -> ChildView:
     """Replaces a record by a corrected one: a new opaque id and card, the same guardians.
 
@@ -216,15 +240,30 @@ def correct_child(
         NotFoundError: no child has this card.
         ConflictError: the record is not active.
     """
-    with tutela.database.transaction() as session:
+    changes = {
+        "given_name": given_name,
+        "family_name": family_name,
+        "birth_date": birth_date,
+        "birth_place": birth_place,
+    }
+    intent = tutela.intent(
+        "correct",
+        {"changes": changes, "as": acting_as},
+        idempotency_key,
+        _current_record(tutela, card_text),
+        tutela.minute(),
+    )
+
+    def prepare(session: Session) -> Prepared:
         child = _child_by_card(session, card_text)
         child_id = active_child_id(tutela, child, "only an active record can be corrected")
         current = _open(tutela, _child_aad(child_id), child.sealed)
+        merged = {f: str(current[f] if changes[f] is None else changes[f]) for f in changes}
         data = ChildPersonalData.parse(
-            given_name if given_name is not None else current["given_name"],
-            family_name if family_name is not None else current["family_name"],
-            birth_date if birth_date is not None else current["birth_date"],
-            birth_place if birth_place is not None else current["birth_place"],
+            merged["given_name"],
+            merged["family_name"],
+            merged["birth_date"],
+            merged["birth_place"],
             today=_today(tutela),
         )
         commitment = child_commitment(tutela.commitment_key, data)
@@ -232,12 +271,11 @@ def correct_child(
             raise InputError("nothing to correct: the record already holds these details")
         registrar = staff_acting_as(session, StaffRole.REGISTRAR, acting_as)
         successor = ChildId(secrets.token_bytes(16))
-        card = _unused_card(session)
         now = datetime.now(UTC)
         session.add(
             Child(
                 child_id=_hex(successor),
-                card_number=card,
+                card_number=_unused_card(session),
                 commitment="0x" + commitment.hex(),
                 sealed=_seal(tutela, _child_aad(successor), _child_payload(data)),
                 status=ChildStatus.ACTIVE,
@@ -265,14 +303,21 @@ def correct_child(
         child.successor_id = _hex(successor)
         session.flush()
         policy = tutela.registry.child_record(child_id).policy
-        tutela.sender_for(registrar).transact(
-            tutela.registry.supersede_child(child_id, successor, commitment, keys, policy)
-        )
-    return show_child(tutela, card)
+        call = tutela.registry.supersede_child(child_id, successor, commitment, keys, policy)
+        context = {"child_id": child.child_id, "successor_id": _hex(successor)}
+        return Prepared(tutela.signer_of(registrar), [Call.of(call, **context)])
+
+    (item,) = tutela.carry_out(intent, prepare)
+    return show_child(tutela, _card_of(tutela, str(item.context["successor_id"])))
 
 
 def add_guardian(
-    tutela: Tutela, card_text: str, spec: str, *, acting_as: str | None = None
+    tutela: Tutela,
+    card_text: str,
+    spec: str,
+    *,
+    acting_as: str | None = None,
+    idempotency_key: str | None = None,
 ) -> ChildView:
     """Adds a guardian to an active child.
 
@@ -282,8 +327,15 @@ def add_guardian(
         NotFoundError: no child has this card.
     """
     guardian = GuardianInput.parse_spec(spec)
-    now = datetime.now(UTC)
-    with tutela.database.transaction() as session:
+    intent = tutela.intent(
+        "add-guardian",
+        {"guardian": spec.strip(), "as": acting_as},
+        idempotency_key,
+        _current_record(tutela, card_text),
+        tutela.minute(),
+    )
+
+    def prepare(session: Session) -> Prepared:
         child = _child_by_card(session, card_text)
         child_id = active_child_id(tutela, child, "its guardians can no longer change")
         commitment = "0x" + document_commitment(tutela.commitment_key, guardian.document).hex()
@@ -292,13 +344,21 @@ def add_guardian(
         ):
             raise ConflictError("this document is already one of the child's guardians")
         registrar = staff_acting_as(session, StaffRole.REGISTRAR, acting_as)
-        key = _new_guardian(tutela, session, child_id, guardian, now)
-        tutela.sender_for(registrar).transact(tutela.registry.add_guardian(child_id, key))
+        key, row = _new_guardian(tutela, session, child_id, guardian, datetime.now(UTC))
+        call = tutela.registry.add_guardian(child_id, key)
+        return Prepared(tutela.signer_of(registrar), [Call.of(call, guardian=row.id)])
+
+    tutela.carry_out(intent, prepare)
     return show_child(tutela, card_text)
 
 
 def remove_guardian(
-    tutela: Tutela, card_text: str, document: str, *, acting_as: str | None = None
+    tutela: Tutela,
+    card_text: str,
+    document: str,
+    *,
+    acting_as: str | None = None,
+    idempotency_key: str | None = None,
 ) -> ChildView:
     """Removes the guardian with this document from an active child.
 
@@ -306,16 +366,25 @@ def remove_guardian(
         NotFoundError: no child has this card, or no current guardian has this document.
         ContractRevertError: the policy would become impossible to meet.
     """
-    with tutela.database.transaction() as session:
+    normalised = normalise_document(document)
+    intent = tutela.intent(
+        "remove-guardian",
+        {"document": normalised, "as": acting_as},
+        idempotency_key,
+        _current_record(tutela, card_text),
+        tutela.minute(),
+    )
+
+    def prepare(session: Session) -> Prepared:
         child = _child_by_card(session, card_text)
         child_id = active_child_id(tutela, child, "its guardians can no longer change")
-        guardian = guardian_by_document(tutela, session, child.child_id, document)
+        guardian = guardian_by_document(tutela, session, child.child_id, normalised)
         registrar = staff_acting_as(session, StaffRole.REGISTRAR, acting_as)
         guardian.removed_at = datetime.now(UTC)
-        session.flush()
-        tutela.sender_for(registrar).transact(
-            tutela.registry.remove_guardian(child_id, guardian.address)
-        )
+        call = tutela.registry.remove_guardian(child_id, guardian.address)
+        return Prepared(tutela.signer_of(registrar), [Call.of(call, guardian=guardian.id)])
+
+    tutela.carry_out(intent, prepare)
     return show_child(tutela, card_text)
 
 
@@ -389,23 +458,23 @@ def _current_guardians(session: Session, child_id: str) -> list[Guardian]:
 
 def _new_guardian(
     tutela: Tutela, session: Session, child_id: ChildId, guardian: GuardianInput, now: datetime
-) -> GuardianKey:
+) -> tuple[GuardianKey, Guardian]:
     keystore, address = new_keystore(
         tutela.keystore_password, work_factor=tutela.settings.keystore_work_factor
     )
     commitment = document_commitment(tutela.commitment_key, guardian.document)
     payload = {"name": guardian.name, "document": guardian.document, "email": guardian.email}
-    session.add(
-        Guardian(
-            child_id=_hex(child_id),
-            address=address,
-            document_commitment="0x" + commitment.hex(),
-            sealed=_seal(tutela, _guardian_aad(child_id, address), payload),
-            keystore=keystore,
-            added_at=now,
-        )
+    row = Guardian(
+        child_id=_hex(child_id),
+        address=address,
+        document_commitment="0x" + commitment.hex(),
+        sealed=_seal(tutela, _guardian_aad(child_id, address), payload),
+        keystore=keystore,
+        added_at=now,
     )
-    return GuardianKey(account=address, document_commitment=commitment)
+    session.add(row)
+    session.flush()
+    return GuardianKey(account=address, document_commitment=commitment), row
 
 
 def _guardian_view(tutela: Tutela, child_id: ChildId, guardian: Guardian) -> GuardianView:
@@ -417,6 +486,20 @@ def _guardian_view(tutela: Tutela, child_id: ChildId, guardian: Guardian) -> Gua
 
 def open_guardian(tutela: Tutela, child_id: ChildId, guardian: Guardian) -> GuardianView:
     return _guardian_view(tutela, child_id, guardian)
+
+
+def _current_record(tutela: Tutela, card_text: str) -> str:
+    """The id of the record a card leads to now (an old card leads to its correction)."""
+    with tutela.database.transaction() as session:
+        return _child_by_card(session, card_text).child_id
+
+
+def _card_of(tutela: Tutela, child_id: str) -> str:
+    with tutela.database.transaction() as session:
+        child = session.get(Child, child_id)
+        if child is None:
+            raise NotFoundError("the record of this action is gone: its transaction failed")
+        return child.card_number
 
 
 def _unused_card(session: Session) -> str:

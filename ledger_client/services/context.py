@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from hexbytes import HexBytes
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from web3 import Web3
+from web3.types import TxReceipt
 
 from ledger_client.chain.connection import connect
-from ledger_client.contracts.sender import TransactionSender
+from ledger_client.contracts.sender import TransactionSender, rpc
 from ledger_client.contracts.wrappers import (
     CONTRACT_VERSION,
     ChildRegistryContract,
@@ -21,7 +26,10 @@ from ledger_client.contracts.wrappers import (
 from ledger_client.crypto import MasterKey
 from ledger_client.errors import ConfigurationError, NotFoundError
 from ledger_client.identity import CommitmentKey
-from ledger_client.keys import LocalSigner, unlock_keystore
+from ledger_client.keys import LocalSigner, Signer, unlock_keystore
+from ledger_client.outbox.models import OutboxItem
+from ledger_client.outbox.outbox import Call, Intent, Outbox
+from ledger_client.services.effects import store_effects
 from ledger_client.settings import COMMITMENT_KEY, KEYSTORE_PASSWORD, MASTER_KEY, Settings
 from ledger_client.store.database import Database
 from ledger_client.store.models import Deployment, StaffMember, StaffRole
@@ -39,6 +47,7 @@ class Tutela:
     ledger: CrossingLedgerContract
     master_key: MasterKey
     commitment_key: CommitmentKey
+    outbox: Outbox
     clock: Callable[[], float] = time.time
     _signers: dict[str, LocalSigner] = field(default_factory=dict)
 
@@ -56,10 +65,82 @@ class Tutela:
             self._signers[address] = unlock_keystore(keystore, self.keystore_password)
         return self._signers[address]
 
+    def signer_of(self, member: StaffMember) -> LocalSigner:
+        return self.signer_for(member.address, member.keystore)
+
     def sender_for(self, member: StaffMember) -> TransactionSender:
-        return TransactionSender(
-            self.w3, self.signer_for(member.address, member.keystore), self.chain_id
+        """A direct sender, bypassing the outbox: for set-up and for tests of the contracts."""
+        return TransactionSender(self.w3, self.signer_of(member), self.chain_id)
+
+    def derived_key(self, purpose: str, *parts: object) -> str:
+        """An idempotency key named after the business action, with its details hashed.
+
+        Keyed, so that a key in the store or a log says nothing about the child or companion.
+        """
+        text = "\x1f".join(str(part) for part in parts)
+        digest = hmac.new(self.commitment_key.to_bytes(), text.encode(), hashlib.sha256)
+        return f"{purpose}:{digest.hexdigest()[:32]}"
+
+    def intent(
+        self,
+        purpose: str,
+        arguments: dict[str, object],
+        idempotency_key: str | None,
+        *scope: object,
+    ) -> Intent:
+        """The caller's key, or one derived from the action: its arguments and ``scope``.
+
+        ``scope`` names what makes a repeat a retry rather than a new action (the record
+        acted on, the minute); equal arguments within it are the same action.
+        """
+        key = idempotency_key or self.derived_key(
+            purpose, json.dumps(arguments, sort_keys=True, default=str), *scope
         )
+        return Intent(key=key, purpose=purpose, arguments=arguments)
+
+    def minute(self) -> int:
+        """The current minute, for keys of actions that may rightly be repeated later."""
+        return int(self.clock()) // 60
+
+    def carry_out(self, intent: Intent, prepare: Callable[[Session], Prepared]) -> list[OutboxItem]:
+        """Runs an action once: the first time through the outbox, later by finding it.
+
+        ``prepare`` checks the action against the store, writes its store rows and returns
+        the transaction(s); it runs only when the key is new, in the same database
+        transaction as the outbox rows, so either all of them are written or none.
+
+        Raises:
+            ConflictError: the key was used for another action.
+            ContractRevertError: the contract refused (before anything was written, or
+                when the mined transaction reverted; then its effects are undone).
+            ChainError: not confirmed in time; the action stays queued.
+        """
+        with self.database.transaction() as session:
+            first = self.outbox.find(session, intent)
+            if first is None:
+                prepared = prepare(session)
+                if not prepared.calls:
+                    return []
+                actions = [(intent, prepared.calls[0])] + [
+                    (Intent(f"{intent.key}#{n}", intent.purpose + "+", intent.arguments), call)
+                    for n, call in enumerate(prepared.calls[1:], start=2)
+                ]
+                keys = [i.key for i, _ in actions]
+                self.outbox.enqueue_many(session, prepared.signer, actions)
+            else:
+                keys = [first.key]
+        return [self.outbox.settle(key) for key in keys]
+
+    def receipt_of(self, item: OutboxItem) -> TxReceipt:
+        return rpc(lambda: self.w3.eth.get_transaction_receipt(HexBytes(item.tx_hash)))
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What an action sends: one transaction, or a few from the same account."""
+
+    signer: Signer
+    calls: list[Call]
 
 
 def staff_acting_as(session: Session, role: StaffRole, name: str | None) -> StaffMember:
@@ -125,7 +206,8 @@ def open_tutela(settings: Settings) -> Iterator[Tutela]:
                         f"{contract.contract_name} at {contract.address} is version "
                         f"{contract.version()}, this client speaks {CONTRACT_VERSION}"
                     )
-            yield Tutela(
+            commitment_key = CommitmentKey.from_bytes(settings.secret(COMMITMENT_KEY))
+            tutela = Tutela(
                 settings=settings,
                 database=database,
                 w3=w3,
@@ -133,7 +215,27 @@ def open_tutela(settings: Settings) -> Iterator[Tutela]:
                 registry=registry,
                 ledger=ledger,
                 master_key=MasterKey.from_bytes(settings.secret(MASTER_KEY)),
-                commitment_key=CommitmentKey.from_bytes(settings.secret(COMMITMENT_KEY)),
+                commitment_key=commitment_key,
+                outbox=Outbox(
+                    database,
+                    w3,
+                    chain_id,
+                    fingerprint_key=commitment_key.to_bytes(),
+                    # Resolved when called, by which time ``tutela`` exists.
+                    signer_for=lambda address: _signer_by_address(tutela, address),
+                    effects=store_effects(ledger),
+                    confirmations=settings.confirmations,
+                ),
             )
+            yield tutela
     finally:
         database.dispose()
+
+
+def _signer_by_address(tutela: Tutela, address: str) -> Signer:
+    """A staff key, unlocked to sign an outbox transaction again at a new nonce."""
+    with tutela.database.transaction() as session:
+        member = session.scalar(select(StaffMember).where(StaffMember.address == address))
+    if member is None:
+        raise NotFoundError(f"no staff key for {address}: the outbox cannot sign for it")
+    return tutela.signer_of(member)

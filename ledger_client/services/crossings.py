@@ -15,15 +15,16 @@ from ledger_client.contracts.typed_data import decision_message
 from ledger_client.contracts.types import ChildId, Direction, Outcome, RequestId, RequestStatus
 from ledger_client.contracts.wrappers import ChainEvent, decode_border_point
 from ledger_client.crypto import SealedRecord, open_json, seal_json
-from ledger_client.errors import InputError, NotFoundError
+from ledger_client.errors import ConflictError, InputError, NotFoundError
 from ledger_client.identity import document_commitment, normalise_document
+from ledger_client.outbox.outbox import Call
 from ledger_client.services.children import (
     active_child_id,
     child_by_card,
     guardian_by_document,
     record_chain,
 )
-from ledger_client.services.context import Tutela, staff_acting_as
+from ledger_client.services.context import Prepared, Tutela, staff_acting_as
 from ledger_client.store.models import Child, CrossingRequest, Deployment, Guardian, StaffRole
 
 DEFAULT_EXPIRY_MINUTES = 60
@@ -79,6 +80,7 @@ def request_crossing(
     companion_document: str,
     expires_in_minutes: int = DEFAULT_EXPIRY_MINUTES,
     acting_as: str | None = None,
+    idempotency_key: str | None = None,
 ) -> CrossingView:
     """Opens a crossing request; the companion's details stay sealed off-chain.
 
@@ -96,18 +98,32 @@ def request_crossing(
     if not 1 <= expires_in_minutes <= MAX_EXPIRY_MINUTES:
         raise InputError(f"a request expires in 1 to {MAX_EXPIRY_MINUTES} minutes")
     companion = document_commitment(tutela.commitment_key, document)
-    expires_at = tutela.chain_time() + expires_in_minutes * 60
     with tutela.database.transaction() as session:
+        # The record the card leads to now, so that the old and the new card of a corrected
+        # record name the same action.
+        current_record = child_by_card(session, card_text).child_id
+    intent = tutela.intent(
+        "crossing-request",
+        {
+            "child": current_record,
+            "direction": chosen,
+            "border_point": code,
+            "companion": companion.hex(),
+            "expires_in": expires_in_minutes,
+            "as": acting_as,
+        },
+        idempotency_key,
+        tutela.minute(),
+    )
+
+    def prepare(session: Session) -> Prepared:
         child = child_by_card(session, card_text)
         child_id = active_child_id(tutela, child, "the child may not cross on this record")
         officer = staff_acting_as(session, StaffRole.BORDER_OFFICER, acting_as)
-        receipt = tutela.sender_for(officer).transact(
-            tutela.ledger.request_crossing(child_id, chosen, code, companion, expires_at)
-        )
-        request_id = tutela.ledger.request_id_from(receipt)
+        expires_at = tutela.chain_time() + expires_in_minutes * 60
         session.add(
             CrossingRequest(
-                request_id=request_id,
+                action_key=intent.key,
                 child_id=child.child_id,
                 direction=chosen,
                 border_point=code,
@@ -115,18 +131,32 @@ def request_crossing(
                 companion_sealed=seal_json(
                     tutela.master_key,
                     {"name": name, "document": document},
-                    associated_data=_companion_aad(request_id),
+                    associated_data=_companion_aad(intent.key),
                 ).to_bytes(),
                 requested_by=officer.id,
-                tx_hash=receipt["transactionHash"].to_0x_hex(),
                 requested_at=datetime.now(UTC),
             )
         )
+        call = tutela.ledger.request_crossing(child_id, chosen, code, companion, expires_at)
+        return Prepared(tutela.signer_of(officer), [Call.of(call)])
+
+    tutela.carry_out(intent, prepare)
+    with tutela.database.transaction() as session:
+        request_id = session.scalar(
+            select(CrossingRequest.request_id).where(CrossingRequest.action_key == intent.key)
+        )
+    if request_id is None:  # the action under this key was not a crossing request
+        raise ConflictError(f"the idempotency key {intent.key!r} belongs to another action")
     return show_crossing(tutela, request_id)
 
 
 def decide_as_guardian(
-    tutela: Tutela, request_text: str, *, guardian_document: str, approve: bool
+    tutela: Tutela,
+    request_text: str,
+    *,
+    guardian_document: str,
+    approve: bool,
+    idempotency_key: str | None = None,
 ) -> DecisionView:
     """The guardian with this document signs an EIP-712 decision; the relayer sends it.
 
@@ -135,29 +165,46 @@ def decide_as_guardian(
         ContractRevertError: the ledger refused (expired, decided already, not pending).
     """
     request_id = parse_request_id(request_text)
-    with tutela.database.transaction() as session:
+    document = normalise_document(guardian_document)
+    # A guardian decides a request once; the contract refuses a second decision anyway.
+    intent = tutela.intent(
+        "guardian-decision",
+        {"request": request_id, "document": document, "approve": approve},
+        idempotency_key,
+        request_id,
+    )
+
+    def prepare(session: Session) -> Prepared:
         stored = _stored_request(session, request_id)
-        guardian = guardian_by_document(tutela, session, stored.child_id, guardian_document)
+        guardian = guardian_by_document(tutela, session, stored.child_id, document)
         relayer = staff_acting_as(session, StaffRole.RELAYER, None)
-    signer = tutela.signer_for(guardian.address, guardian.keystore)
-    deadline = tutela.chain_time() + SIGNATURE_LIFETIME
-    message = decision_message(
-        chain_id=tutela.chain_id,
-        ledger_address=tutela.ledger.address,
-        request_id=request_id,
-        guardian=guardian.address,
-        approve=approve,
-        deadline=deadline,
-    )
-    signature = signer.sign_typed_data(message)
-    receipt = tutela.sender_for(relayer).transact(
-        tutela.ledger.decide_by_sig(request_id, guardian.address, approve, deadline, signature)
-    )
-    return _decision_from(tutela, request_id, receipt, "GuardianDecided")
+        signer = tutela.signer_for(guardian.address, guardian.keystore)
+        deadline = tutela.chain_time() + SIGNATURE_LIFETIME
+        message = decision_message(
+            chain_id=tutela.chain_id,
+            ledger_address=tutela.ledger.address,
+            request_id=request_id,
+            guardian=guardian.address,
+            approve=approve,
+            deadline=deadline,
+        )
+        signature = signer.sign_typed_data(message)
+        call = tutela.ledger.decide_by_sig(
+            request_id, guardian.address, approve, deadline, signature
+        )
+        return Prepared(tutela.signer_of(relayer), [Call.of(call)])
+
+    (item,) = tutela.carry_out(intent, prepare)
+    return _decision_from(tutela, request_id, tutela.receipt_of(item), "GuardianDecided")
 
 
 def decide_as_protection(
-    tutela: Tutela, request_text: str, *, approve: bool, acting_as: str | None = None
+    tutela: Tutela,
+    request_text: str,
+    *,
+    approve: bool,
+    acting_as: str | None = None,
+    idempotency_key: str | None = None,
 ) -> DecisionView:
     """A child-protection officer co-approves or denies.
 
@@ -166,17 +213,30 @@ def decide_as_protection(
         ContractRevertError: the ledger refused.
     """
     request_id = parse_request_id(request_text)
-    with tutela.database.transaction() as session:
+    intent = tutela.intent(
+        "protection-decision",
+        {"request": request_id, "approve": approve, "as": acting_as},
+        idempotency_key,
+        request_id,
+    )
+
+    def prepare(session: Session) -> Prepared:
         _stored_request(session, request_id)
         officer = staff_acting_as(session, StaffRole.CHILD_PROTECTION, acting_as)
-    receipt = tutela.sender_for(officer).transact(
-        tutela.ledger.protection_decide(request_id, approve)
-    )
-    return _decision_from(tutela, request_id, receipt, "ProtectionDecided")
+        call = tutela.ledger.protection_decide(request_id, approve)
+        return Prepared(tutela.signer_of(officer), [Call.of(call)])
+
+    (item,) = tutela.carry_out(intent, prepare)
+    return _decision_from(tutela, request_id, tutela.receipt_of(item), "ProtectionDecided")
 
 
 def override_by_court_order(
-    tutela: Tutela, request_text: str, *, court_order: str, acting_as: str | None = None
+    tutela: Tutela,
+    request_text: str,
+    *,
+    court_order: str,
+    acting_as: str | None = None,
+    idempotency_key: str | None = None,
 ) -> CrossingView:
     """A child-protection officer overrides by court order; only its hash goes on chain.
 
@@ -190,15 +250,30 @@ def override_by_court_order(
         raise InputError("a court order reference must have 1 to 200 characters")
     # Court references can name people; the commitment key keeps the hash unguessable.
     digest = hashlib.sha256(tutela.commitment_key.to_bytes() + reference.encode()).digest()
-    with tutela.database.transaction() as session:
+    intent = tutela.intent(
+        "override",
+        {"request": request_id, "court_order": digest.hex(), "as": acting_as},
+        idempotency_key,
+        request_id,
+    )
+
+    def prepare(session: Session) -> Prepared:
         _stored_request(session, request_id)
         officer = staff_acting_as(session, StaffRole.CHILD_PROTECTION, acting_as)
-    tutela.sender_for(officer).transact(tutela.ledger.override_by_court_order(request_id, digest))
+        call = tutela.ledger.override_by_court_order(request_id, digest)
+        return Prepared(tutela.signer_of(officer), [Call.of(call)])
+
+    tutela.carry_out(intent, prepare)
     return show_crossing(tutela, request_id)
 
 
 def record_outcome(
-    tutela: Tutela, request_text: str, *, outcome: str, acting_as: str | None = None
+    tutela: Tutela,
+    request_text: str,
+    *,
+    outcome: str,
+    acting_as: str | None = None,
+    idempotency_key: str | None = None,
 ) -> CrossingView:
     """A border officer records that the child crossed or was turned back.
 
@@ -211,10 +286,20 @@ def record_outcome(
         chosen = Outcome(outcome)
     except ValueError as error:
         raise InputError("the outcome is 'crossed' or 'turned-back'") from error
-    with tutela.database.transaction() as session:
+    intent = tutela.intent(
+        "outcome",
+        {"request": request_id, "outcome": chosen, "as": acting_as},
+        idempotency_key,
+        request_id,
+    )
+
+    def prepare(session: Session) -> Prepared:
         _stored_request(session, request_id)
         officer = staff_acting_as(session, StaffRole.BORDER_OFFICER, acting_as)
-    tutela.sender_for(officer).transact(tutela.ledger.record_outcome(request_id, chosen))
+        call = tutela.ledger.record_outcome(request_id, chosen)
+        return Prepared(tutela.signer_of(officer), [Call.of(call)])
+
+    tutela.carry_out(intent, prepare)
     return show_crossing(tutela, request_id)
 
 
@@ -317,7 +402,8 @@ def companion_of(tutela: Tutela, request_id: int) -> dict[str, str]:
     with tutela.database.transaction() as session:
         stored = _stored_request(session, RequestId(request_id))
         sealed = SealedRecord.from_bytes(stored.companion_sealed)
-    data = open_json(tutela.master_key, sealed, associated_data=_companion_aad(request_id))
+        aad = _companion_aad(stored.action_key)
+    data = open_json(tutela.master_key, sealed, associated_data=aad)
     return {"name": str(data["name"]), "document": str(data["document"])}
 
 
@@ -355,7 +441,7 @@ def _decision_entry(event: ChainEvent) -> dict[str, object]:
 
 
 def _stored_request(session: Session, request_id: RequestId) -> CrossingRequest:
-    stored = session.get(CrossingRequest, request_id)
+    stored = session.scalar(select(CrossingRequest).where(CrossingRequest.request_id == request_id))
     if stored is None:
         raise NotFoundError(f"there is no crossing request {request_id}")
     return stored
@@ -389,5 +475,5 @@ def _child_id(child: Child) -> ChildId:
     return ChildId(bytes.fromhex(child.child_id.removeprefix("0x")))
 
 
-def _companion_aad(request_id: int) -> bytes:
-    return b"crossing_requests:" + str(request_id).encode()
+def _companion_aad(action_key: str) -> bytes:
+    return b"crossing_requests:" + action_key.encode()

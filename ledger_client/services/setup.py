@@ -136,9 +136,14 @@ def _initialise(settings: Settings) -> InitResult:
 
 def fund(sender: TransactionSender, w3: Web3, account: str, amount: int = FUNDING) -> None:
     """Gives ``account`` gas money from the sender, where gas costs anything."""
-    if _gas_is_free(w3) or w3.eth.get_balance(Web3.to_checksum_address(account)) >= amount // 2:
-        return
-    sender.send(to=Web3.to_checksum_address(account), data=b"", value=amount)
+    if needs_funding(w3, account, amount):
+        sender.send(to=Web3.to_checksum_address(account), data=b"", value=amount)
+
+
+def needs_funding(w3: Web3, account: str, amount: int = FUNDING) -> bool:
+    return not _gas_is_free(w3) and (
+        w3.eth.get_balance(Web3.to_checksum_address(account)) < amount // 2
+    )
 
 
 def fund_from_funder(w3: Web3, settings: Settings, chain_id: int, account: str) -> None:

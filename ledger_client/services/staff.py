@@ -6,11 +6,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ledger_client.errors import ConflictError, InputError, NotFoundError
 from ledger_client.keys import new_keystore
-from ledger_client.services.context import Tutela, staff_acting_as
-from ledger_client.services.setup import fund
+from ledger_client.outbox.outbox import Call
+from ledger_client.services.context import Prepared, Tutela, staff_acting_as
+from ledger_client.services.setup import FUNDING, needs_funding
 from ledger_client.store.models import StaffMember, StaffRole
 
 # Where each staff role lives on chain; investigators only read, so they hold none.
@@ -31,11 +33,13 @@ class StaffView:
     active: bool = True
 
 
-def add_staff(tutela: Tutela, name: str, role: str) -> StaffView:
+def add_staff(
+    tutela: Tutela, name: str, role: str, *, idempotency_key: str | None = None
+) -> StaffView:
     """Creates a staff member's key and grants the matching on-chain role.
 
-    The store row is written in the same transaction that waits for the grant, so a refused
-    grant leaves no member behind.
+    The store row is written with the grant's outbox entry; a grant that fails on chain
+    removes it again, so a refused grant leaves no member behind.
 
     Raises:
         InputError: a malformed name or an unknown role.
@@ -47,32 +51,43 @@ def add_staff(tutela: Tutela, name: str, role: str) -> StaffView:
     if role not in ASSIGNABLE_ROLES:
         raise InputError(f"unknown role {role!r}: choose one of {', '.join(ASSIGNABLE_ROLES)}")
     staff_role = StaffRole(role)
-    keystore, address = new_keystore(
-        tutela.keystore_password, work_factor=tutela.settings.keystore_work_factor
-    )
-    with tutela.database.transaction() as session:
+    intent = tutela.intent("staff-add", {"name": name, "role": role}, idempotency_key)
+
+    def prepare(session: Session) -> Prepared:
         if session.scalar(select(StaffMember).where(StaffMember.name == name)) is not None:
             raise ConflictError(f"there is already a staff member called {name!r}")
-        session.add(
-            StaffMember(
-                name=name,
-                role=staff_role,
-                address=address,
-                keystore=keystore,
-                created_at=datetime.now(UTC),
-            )
+        keystore, address = new_keystore(
+            tutela.keystore_password, work_factor=tutela.settings.keystore_work_factor
         )
+        member = StaffMember(
+            name=name,
+            role=staff_role,
+            address=address,
+            keystore=keystore,
+            created_at=datetime.now(UTC),
+        )
+        session.add(member)
         session.flush()
-        admin = tutela.sender_for(staff_acting_as(session, StaffRole.ADMIN, None))
+        admin = staff_acting_as(session, StaffRole.ADMIN, None)
         target = ON_CHAIN_ROLES[staff_role]
-        if target is not None:
-            contract = tutela.registry if target[0] == "registry" else tutela.ledger
-            admin.transact(contract.grant_role(target[1], address))
-            fund(admin, tutela.w3, address)
-    return StaffView(name=name, role=staff_role, address=address)
+        if target is None:
+            # Investigators hold no role; a grant of nothing would still need a transaction.
+            return Prepared(tutela.signer_of(admin), [])
+        contract = tutela.registry if target[0] == "registry" else tutela.ledger
+        calls = [Call.of(contract.grant_role(target[1], address), staff=member.id)]
+        if needs_funding(tutela.w3, address):
+            calls.append(Call(to=address, data=b"", value=FUNDING))
+        return Prepared(tutela.signer_of(admin), calls)
+
+    tutela.carry_out(intent, prepare)
+    with tutela.database.transaction() as session:
+        member = session.scalar(select(StaffMember).where(StaffMember.name == name))
+        if member is None:
+            raise ConflictError(f"the grant of {name!r} failed; the member was not added")
+        return StaffView(name=member.name, role=member.role, address=member.address)
 
 
-def remove_staff(tutela: Tutela, name: str) -> StaffView:
+def remove_staff(tutela: Tutela, name: str, *, idempotency_key: str | None = None) -> StaffView:
     """Revokes a staff member's on-chain role; their key can no longer act.
 
     The row stays (marked removed) so that the member's past actions remain attributable.
@@ -81,8 +96,11 @@ def remove_staff(tutela: Tutela, name: str) -> StaffView:
         NotFoundError: nobody of that name.
         ConflictError: already removed, or the admin or the relayer (rotated, not removed).
     """
-    with tutela.database.transaction() as session:
-        member = session.scalar(select(StaffMember).where(StaffMember.name == name.strip()))
+    name = name.strip()
+    intent = tutela.intent("staff-remove", {"name": name}, idempotency_key)
+
+    def prepare(session: Session) -> Prepared:
+        member = session.scalar(select(StaffMember).where(StaffMember.name == name))
         if member is None:
             raise NotFoundError(f"there is no staff member called {name!r}")
         if member.removed_at is not None:
@@ -91,13 +109,19 @@ def remove_staff(tutela: Tutela, name: str) -> StaffView:
         if role not in ON_CHAIN_ROLES:
             raise ConflictError(f"the {role} account cannot be removed, only replaced")
         member.removed_at = datetime.now(UTC)
-        session.flush()
+        admin = staff_acting_as(session, StaffRole.ADMIN, None)
         target = ON_CHAIN_ROLES[role]
-        if target is not None:
-            admin = tutela.sender_for(staff_acting_as(session, StaffRole.ADMIN, None))
-            contract = tutela.registry if target[0] == "registry" else tutela.ledger
-            admin.transact(contract.revoke_role(target[1], member.address))
-        return StaffView(member.name, member.role, member.address, active=False)
+        if target is None:
+            return Prepared(tutela.signer_of(admin), [])
+        contract = tutela.registry if target[0] == "registry" else tutela.ledger
+        call = contract.revoke_role(target[1], member.address)
+        return Prepared(tutela.signer_of(admin), [Call.of(call, staff=member.id)])
+
+    tutela.carry_out(intent, prepare)
+    with tutela.database.transaction() as session:
+        member = session.scalar(select(StaffMember).where(StaffMember.name == name))
+        assert member is not None  # removal never deletes the row
+        return StaffView(member.name, member.role, member.address, member.removed_at is None)
 
 
 def list_staff(tutela: Tutela) -> list[StaffView]:

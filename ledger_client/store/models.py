@@ -104,16 +104,27 @@ class Guardian(Base):
 
 
 class CrossingRequest(Base):
-    """Off-chain companion details of an on-chain crossing request."""
+    """Off-chain companion details of an on-chain crossing request.
+
+    The row is written with the request's outbox entry, before the chain numbers the
+    request; ``request_id`` and ``tx_hash`` are filled in when the transaction is confirmed.
+    """
 
     __tablename__ = "crossing_requests"
 
-    request_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The outbox key of the request (for rows older than the outbox: the request number).
+    action_key: Mapped[str] = mapped_column(String(160), unique=True)
+    request_id: Mapped[int | None] = mapped_column(BigInteger, unique=True, default=None)
     child_id: Mapped[str] = mapped_column(ForeignKey("children.child_id"), index=True)
     direction: Mapped[str] = mapped_column(String(8))
     border_point: Mapped[str] = mapped_column(String(16))
     companion_commitment: Mapped[str] = mapped_column(String(66), index=True)
     companion_sealed: Mapped[bytes] = mapped_column(LargeBinary)
     requested_by: Mapped[int] = mapped_column(ForeignKey("staff.id"))
-    tx_hash: Mapped[str] = mapped_column(String(66))
+    tx_hash: Mapped[str | None] = mapped_column(String(66), default=None)
     requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# The outbox's tables live on the same metadata, so Alembic and the tests see them.
+from ledger_client.outbox import models as _outbox_models  # noqa: E402, F401

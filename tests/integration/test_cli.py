@@ -252,8 +252,19 @@ def test_the_whole_story_with_json_at_every_step(tmp_path: Path) -> None:
 
     revoked = tutela("child", "revoke", card, "--reason", "enrolled twice", "--json", *d).json()
     assert revoked["child"]["status"] == "revoked"
+    # The same request within the same minute would be the same action (and be reported);
+    # a new key makes it a new one, which the revoked record refuses.
     again = tutela(
-        "crossing", "request", card, *EXIT, "--companion-document", FATHER_DOCUMENT, "--json", *d
+        "crossing",
+        "request",
+        card,
+        *EXIT,
+        "--companion-document",
+        FATHER_DOCUMENT,
+        "--idempotency-key",
+        "after-revocation",
+        "--json",
+        *d,
     )
     again.assert_refused("revoked")
     assert card in again.stderr, "the message names the card the officer typed"

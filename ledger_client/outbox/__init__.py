@@ -1,0 +1,1 @@
+"""The durable transaction outbox: write, sign and number first, broadcast after."""
