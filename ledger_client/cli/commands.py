@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -10,7 +11,9 @@ import click
 
 from ledger_client.cli.main import Context, cli, common_options
 from ledger_client.cli.output import emit
+from ledger_client.outbox import reconciler
 from ledger_client.services import children, crossings, staff
+from ledger_client.services.background import start_reconciler
 from ledger_client.services.context import Tutela, open_tutela
 from ledger_client.services.setup import initialise
 
@@ -71,10 +74,33 @@ def node(obj: Context, port: int, host: str) -> None:
     if not settings.embedded:
         raise click.UsageError("this data folder uses a remote chain; there is no node to serve")
 
+    stop = threading.Event()
+
     def ready(url: str) -> None:
+        start_reconciler(settings, url, stop)
         emit(obj.as_json, {"url": url}, lambda: f"embedded chain serving JSON-RPC on {url}")
 
-    run_node(settings.data_dir, host=host, port=port, ready=ready)
+    try:
+        run_node(settings.data_dir, host=host, port=port, ready=ready, stop=stop)
+    finally:
+        stop.set()
+
+
+@cli.command()
+@click.option("--follow", is_flag=True, help="Keep reconciling until interrupted.")
+@common_options
+def reconcile(obj: Context, follow: bool) -> None:
+    """Send what the outbox holds, confirm receipts, send again what a node lost."""
+    with _tutela(obj) as tutela:
+        if follow:
+            stop = threading.Event()
+            try:
+                reconciler.follow(tutela.outbox, stop)
+            except KeyboardInterrupt:
+                stop.set()
+            return
+        report = reconciler.reconcile_once(tutela.outbox)
+    emit(obj.as_json, {"reconciled": report}, lambda: f"outbox: {report}")
 
 
 @cli.group("staff")
