@@ -24,3 +24,26 @@ fi
 if [ ! -d node_modules/@openzeppelin ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
     npm ci --no-audit --no-fund --loglevel=error
 fi
+# The test suite starts a throwaway PostgreSQL cluster from the server binaries (initdb, pg_ctl);
+# Debian keeps them off PATH, in /usr/lib/postgresql/<version>/bin.
+have_postgres_server() {
+    if command -v initdb >/dev/null && command -v pg_ctl >/dev/null; then
+        return 0
+    fi
+    for bin in /usr/lib/postgresql/*/bin; do
+        if [ -x "$bin/initdb" ] && [ -x "$bin/pg_ctl" ]; then
+            return 0
+        fi
+    done
+    return 1
+}
+if ! have_postgres_server; then
+    if [ "$(id -u)" -eq 0 ]; then
+        # The package lists are refreshed only when the install fails without them.
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y -qq postgresql >/dev/null 2>&1 \
+            || { apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; }
+    else
+        echo "setup: PostgreSQL's server is missing; the store tests need it (apt-get install postgresql)" >&2
+    fi
+fi

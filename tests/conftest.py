@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from ledger_client.services import staff
 from ledger_client.services.context import Tutela, open_tutela
 from ledger_client.services.setup import initialise
 from ledger_client.settings import Settings, load_settings
+from tests.support.postgres import Cluster, throwaway_cluster
 
 # scrypt at the default work factor costs ~35 ms a key; tests make hundreds of keys.
 FAST_KEYSTORES = "1024"
@@ -25,10 +27,30 @@ def _fast_keystores(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-@pytest.fixture(params=["sqlite"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[Cluster]:
+    """One throwaway PostgreSQL server for the whole run.
+
+    When it cannot start, every test that asks for it errors with the reason: CI must
+    not pass with the PostgreSQL half of the store tests silently skipped.
+    """
+    with throwaway_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty store: every store, outbox and indexer test takes this fixture."""
-    return f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.sqlite3'}"
+        return
+    cluster: Cluster = request.getfixturevalue("postgres_cluster")
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    cluster.create_database(name)
+    try:
+        yield cluster.url(name)
+    finally:
+        cluster.drop_database(name)
 
 
 @pytest.fixture(scope="session")

@@ -99,7 +99,7 @@ def _renumber_crossing_requests() -> None:
     op.execute(
         f"INSERT INTO crossing_requests (action_key, request_id, {_REQUEST_COLUMNS}) "  # noqa: S608
         f"SELECT CAST(request_id AS VARCHAR(160)), request_id, {_REQUEST_COLUMNS} "
-        "FROM crossing_requests_0002 ORDER BY request_id"
+        "FROM crossing_requests_0002 ORDER BY crossing_requests_0002.request_id"
     )
     op.drop_table("crossing_requests_0002")
     with op.batch_alter_table("crossing_requests", schema=None) as batch_op:
