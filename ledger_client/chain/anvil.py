@@ -46,6 +46,10 @@ def running_anvil(*extra: str, port: int | None = None) -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="anvil-cache-") as cache:
         command = [str(ANVIL), "--port", str(chosen), "--host", "127.0.0.1"]
         command += ["--cache-path", cache, "--prune-history", "--silent", *extra]
+        # Every test world funds its admin from the first account; the default 10,000 ETH
+        # lasts for ten of them.
+        if "--balance" not in extra:
+            command += ["--balance", str(10**9)]
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         url = f"http://127.0.0.1:{chosen}"
         try:

@@ -12,7 +12,7 @@ import click
 from ledger_client.cli.main import Context, cli, common_options
 from ledger_client.cli.output import emit
 from ledger_client.outbox import reconciler
-from ledger_client.services import children, crossings, staff
+from ledger_client.services import actions, children, crossings, staff
 from ledger_client.services.background import start_reconciler
 from ledger_client.services.context import Tutela, open_tutela
 from ledger_client.services.setup import initialise
@@ -101,6 +101,42 @@ def reconcile(obj: Context, follow: bool) -> None:
             return
         report = reconciler.reconcile_once(tutela.outbox)
     emit(obj.as_json, {"reconciled": report}, lambda: f"outbox: {report}")
+
+
+@cli.group("action")
+def action_group() -> None:
+    """What became of an action: queued, sent, confirmed or failed (and why)."""
+
+
+@action_group.command("show")
+@click.argument("key")
+@common_options
+def action_show(obj: Context, key: str) -> None:
+    """The state of the action sent under an idempotency key."""
+    with _tutela(obj) as tutela:
+        view = actions.action_status(tutela, key)
+    emit(obj.as_json, {"action": view}, lambda: _action_text(view))
+
+
+@action_group.command("list")
+@click.option("--open", "open_only", is_flag=True, help="Only actions not yet settled.")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 10_000))
+@common_options
+def action_list(obj: Context, open_only: bool, limit: int) -> None:
+    """The most recent actions, newest first."""
+    with _tutela(obj) as tutela:
+        views = actions.list_actions(tutela, open_only=open_only, limit=limit)
+    emit(
+        obj.as_json,
+        {"actions": views},
+        lambda: "\n".join(_action_text(v) for v in views) or "no actions",
+    )
+
+
+def _action_text(view: actions.ActionView) -> str:
+    where = f" in block {view.block}" if view.block is not None else ""
+    why = f": {view.reason}" if view.reason else ""
+    return f"{view.key} ({view.purpose}) {view.state}{where}, tx {view.tx_hash}{why}"
 
 
 @cli.group("staff")

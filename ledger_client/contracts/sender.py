@@ -164,13 +164,20 @@ def unsigned_transaction(
 def explain_failure(
     w3: Web3, call: TxParams, block_number: int, tx_hash: str
 ) -> ContractRevertError | TransactionFailedError:
-    """Replays a reverted transaction's call on the state before its block to learn why."""
-    try:
-        w3.eth.call(call, block_number - 1)
-    except ContractLogicError as error:
-        return decode_revert(error.data, tx_hash)
-    except (Web3RPCError, OSError):
-        pass
+    """Replays a reverted transaction's call on the state before its block to learn why.
+
+    A node that prunes history (anvil ``--prune-history``, a Besu with Bonsai storage) may
+    no longer hold that state; then the latest state is asked, which usually still refuses
+    for the same reason.
+    """
+    for block in (block_number - 1, "latest"):
+        try:
+            w3.eth.call(call, block)
+        except ContractLogicError as error:
+            return decode_revert(error.data, tx_hash)
+        except (Web3RPCError, OSError):
+            continue
+        break
     return TransactionFailedError(f"transaction {tx_hash} failed on chain", tx_hash)
 
 

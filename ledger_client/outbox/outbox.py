@@ -211,6 +211,12 @@ class Outbox:
                 raise failure_of(item)
             self.push(item.sender, up_to_nonce=item.nonce)
             if self.check(item.id):
+                # What this push sent below our nonce is mined too: settle it now rather
+                # than leave it for the reconciler.
+                self._check_earlier(item.sender, item.nonce)
+                continue
+            # A node that lost blocks leaves a gap below this nonce that nobody else fills.
+            if self.recover_lost(item.sender):
                 continue
             if time.monotonic() > deadline:
                 raise ChainError(
@@ -218,6 +224,21 @@ class Outbox:
                     "stays in the outbox and is sent again by 'tutela reconcile'"
                 )
             time.sleep(POLL_INTERVAL)
+
+    def _check_earlier(self, sender: str, nonce: int) -> None:
+        with self.database.transaction() as session:
+            earlier = list(
+                session.scalars(
+                    select(OutboxItem.id).where(
+                        OutboxItem.chain_id == self.chain_id,
+                        OutboxItem.sender == sender,
+                        OutboxItem.state.in_((ActionState.QUEUED, ActionState.SENT)),
+                        OutboxItem.nonce < nonce,
+                    )
+                )
+            )
+        for item_id in earlier:
+            self.check(item_id)
 
     def load(self, key: str) -> OutboxItem:
         with self.database.transaction() as session:
@@ -296,6 +317,31 @@ class Outbox:
                     effects.failed(session, item)
             logger.info("%s %s in block %s", item.key, item.state, item.block_number)
         return True
+
+    def recover_lost(self, sender: str) -> int:
+        """Reopens the sender's settled items whose nonce the chain has not reached.
+
+        Returns how many: they were in blocks the node has lost (a restart without its
+        state, a reorganisation), and are sent again from the stored raw transactions.
+        """
+        address = _address(sender)
+        mined = rpc(lambda: self.w3.eth.get_transaction_count(address, "latest"))
+        with self.database.transaction() as session:
+            lost = list(
+                session.scalars(
+                    select(OutboxItem.id)
+                    .where(
+                        OutboxItem.chain_id == self.chain_id,
+                        OutboxItem.sender == sender,
+                        OutboxItem.state.in_((ActionState.CONFIRMED, ActionState.FAILED)),
+                        OutboxItem.nonce >= mined,
+                    )
+                    .order_by(OutboxItem.nonce)
+                )
+            )
+        for item_id in lost:
+            self.reopen(item_id)
+        return len(lost)
 
     def reopen(self, item_id: int) -> None:
         """The chain no longer holds the item's transaction: undo its effects, send again."""

@@ -11,9 +11,8 @@ import logging
 import threading
 from dataclasses import dataclass
 
-from sqlalchemy import distinct, select
+from sqlalchemy import select
 
-from ledger_client.contracts.sender import rpc
 from ledger_client.errors import ChainError, StoreError
 from ledger_client.outbox.models import AccountNonce, ActionState, OutboxItem
 from ledger_client.outbox.outbox import Outbox
@@ -44,7 +43,7 @@ def reconcile_once(outbox: Outbox) -> ReconcileReport:
         ChainUnavailableError: the node is down (nothing changed in the store).
         StoreError: the database is unreachable.
     """
-    reopened = sum(_reopen_lost(outbox, address) for address in _accounts(outbox))
+    reopened = sum(outbox.recover_lost(address) for address in _accounts(outbox))
     sent = sum(outbox.push(sender) for sender in _senders_with_open_items(outbox))
     settled = 0
     waiting = 0
@@ -68,27 +67,6 @@ def follow(outbox: Outbox, stop: threading.Event, interval: float = 1.0) -> None
         stop.wait(interval)
 
 
-def _reopen_lost(outbox: Outbox, address: str) -> int:
-    """Items marked final whose nonce the chain has not reached: the node lost their block."""
-    mined = rpc(lambda: outbox.w3.eth.get_transaction_count(address, "latest"))  # type: ignore[arg-type]
-    with outbox.database.transaction() as session:
-        lost = list(
-            session.scalars(
-                select(OutboxItem.id)
-                .where(
-                    OutboxItem.chain_id == outbox.chain_id,
-                    OutboxItem.sender == address,
-                    OutboxItem.state.in_((ActionState.CONFIRMED, ActionState.FAILED)),
-                    OutboxItem.nonce >= mined,
-                )
-                .order_by(OutboxItem.nonce)
-            )
-        )
-    for item_id in lost:
-        outbox.reopen(item_id)
-    return len(lost)
-
-
 def _accounts(outbox: Outbox) -> list[str]:
     with outbox.database.transaction() as session:
         return list(
@@ -102,9 +80,9 @@ def _senders_with_open_items(outbox: Outbox) -> list[str]:
     with outbox.database.transaction() as session:
         return list(
             session.scalars(
-                select(distinct(OutboxItem.sender)).where(
-                    OutboxItem.chain_id == outbox.chain_id, OutboxItem.state.in_(OPEN_STATES)
-                )
+                select(OutboxItem.sender)
+                .where(OutboxItem.chain_id == outbox.chain_id, OutboxItem.state.in_(OPEN_STATES))
+                .distinct()
             )
         )
 
