@@ -86,6 +86,7 @@ def _initialise(settings: Settings) -> InitResult:
         admin_keystore, admin_address = new_keystore(password, work_factor=work)
         relayer_keystore, relayer_address = new_keystore(password, work_factor=work)
         if settings.embedded:
+            _forget_interrupted_chain(settings)
             create_embedded(
                 settings.data_dir,
                 genesis_alloc={admin_address: GENESIS_BALANCE, relayer_address: GENESIS_BALANCE},
@@ -132,6 +133,17 @@ def _initialise(settings: Settings) -> InitResult:
         admin_address=admin_address,
         embedded=settings.embedded,
     )
+
+
+def _forget_interrupted_chain(settings: Settings) -> None:
+    """Removes the chain of an ``init`` that was killed before it wrote its configuration.
+
+    Nothing can have used that chain (every other command needs the configuration), and its
+    contracts were deployed by an admin key that was never saved.
+    """
+    for path in settings.data_dir.glob(settings.chain_file.name + "*"):
+        logger.warning("an earlier init was interrupted: discarding %s", path.name)
+        path.unlink()
 
 
 def fund(sender: TransactionSender, w3: Web3, account: str, amount: int = FUNDING) -> None:

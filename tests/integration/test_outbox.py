@@ -283,3 +283,19 @@ def _rpc(tutela: Tutela, method: str, params: list[object]) -> object:
 def _stored_numbers(tutela: Tutela) -> dict[str, int | None]:
     with tutela.database.transaction() as session:
         return {r.action_key: r.request_id for r in session.scalars(select(CrossingRequest))}
+
+
+def test_init_killed_after_its_chain_was_made_can_be_run_again(tmp_path: Path) -> None:
+    """What a SIGKILL between the chain's creation and the configuration leaves behind."""
+    from ledger_client.chain.node import create_embedded
+    from ledger_client.services.setup import initialise
+    from ledger_client.settings import load_settings
+
+    settings = load_settings(tmp_path / "data")
+    settings.generate_secrets()
+    create_embedded(settings.data_dir, genesis_alloc={})
+    assert not settings.initialised
+
+    result = initialise(settings)
+    assert settings.initialised
+    assert result.embedded
