@@ -88,7 +88,10 @@ def cli(
 def main() -> None:
     """Runs the command; a Tutela error is one line on stderr, a bug is logged, never dumped."""
     try:
-        from ledger_client.cli import commands  # noqa: F401 - registers the sub-commands
+        from ledger_client.cli import (
+            commands,  # noqa: F401 - registers the sub-commands
+            index_commands,  # noqa: F401 - index and verify
+        )
 
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:
