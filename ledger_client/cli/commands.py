@@ -13,7 +13,7 @@ from ledger_client.cli.main import Context, cli, common_options
 from ledger_client.cli.output import emit
 from ledger_client.outbox import reconciler
 from ledger_client.services import actions, children, crossings, staff
-from ledger_client.services.background import start_reconciler
+from ledger_client.services.background import start_background
 from ledger_client.services.context import Tutela, open_tutela
 from ledger_client.services.setup import initialise
 
@@ -77,7 +77,7 @@ def node(obj: Context, port: int, host: str) -> None:
     stop = threading.Event()
 
     def ready(url: str) -> None:
-        start_reconciler(settings, url, stop)
+        start_background(settings, url, stop)
         emit(obj.as_json, {"url": url}, lambda: f"embedded chain serving JSON-RPC on {url}")
 
     try:

@@ -1,4 +1,4 @@
-"""The loops that run beside a node or a portal: the outbox reconciler (and the indexer).
+"""The loops that run beside a node or a portal: the outbox reconciler and the indexer.
 
 They run in a thread of ``tutela node``/``tutela serve`` against the node's own URL, so the
 embedded chain is opened once, by the node, and every other process talks to it over HTTP.
@@ -8,38 +8,68 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 
 from ledger_client.errors import TutelaError
+from ledger_client.indexer.sync import follow as follow_events
+from ledger_client.indexer.target import load_target
 from ledger_client.outbox.reconciler import follow
-from ledger_client.services.context import open_tutela
+from ledger_client.services.context import Tutela, open_tutela
 from ledger_client.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 RECONCILE_INTERVAL = 1.0
+INDEX_INTERVAL = 0.5
 
 
-def start_reconciler(settings: Settings, chain_url: str, stop: threading.Event) -> threading.Thread:
-    """Starts reconciling the data folder's outbox against the node at ``chain_url``."""
-    thread = threading.Thread(
-        target=_reconcile_until_stopped,
-        args=(replace(settings, chain_url=chain_url), stop),
-        name="tutela-reconciler",
-        daemon=True,
+def start_background(
+    settings: Settings, chain_url: str, stop: threading.Event
+) -> list[threading.Thread]:
+    """Starts the reconciler and the indexer against the node at ``chain_url``."""
+    settings = replace(settings, chain_url=chain_url)
+    threads = [
+        threading.Thread(
+            target=_until_stopped,
+            args=(settings, stop, _reconcile),
+            name="tutela-reconciler",
+            daemon=True,
+        ),
+        threading.Thread(
+            target=_until_stopped, args=(settings, stop, _index), name="tutela-indexer", daemon=True
+        ),
+    ]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def _reconcile(tutela: Tutela, stop: threading.Event) -> None:
+    follow(tutela.outbox, stop, RECONCILE_INTERVAL)
+
+
+def _index(tutela: Tutela, stop: threading.Event) -> None:
+    follow_events(
+        tutela.database,
+        tutela.w3,
+        load_target(tutela.database),
+        stop_event=stop,
+        poll_interval=INDEX_INTERVAL,
+        confirmations=tutela.settings.confirmations,
     )
-    thread.start()
-    return thread
 
 
-def _reconcile_until_stopped(settings: Settings, stop: threading.Event) -> None:
+def _until_stopped(
+    settings: Settings, stop: threading.Event, loop: Callable[[Tutela, threading.Event], None]
+) -> None:
     if not settings.initialised:
-        logger.info("no deployment in %s yet: the reconciler is idle", settings.data_dir)
+        logger.info("no deployment in %s yet: %s is idle", settings.data_dir, loop.__name__)
         return
     while not stop.is_set():
         try:
             with open_tutela(settings) as tutela:
-                follow(tutela.outbox, stop, RECONCILE_INTERVAL)
+                loop(tutela, stop)
         except TutelaError as error:
-            logger.warning("reconciler stopped, restarting: %s", error)
+            logger.warning("%s stopped, restarting: %s", loop.__name__, error)
             stop.wait(RECONCILE_INTERVAL)

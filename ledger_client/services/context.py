@@ -7,7 +7,7 @@ import hmac
 import json
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 
 from hexbytes import HexBytes
@@ -26,6 +26,8 @@ from ledger_client.contracts.wrappers import (
 from ledger_client.crypto import MasterKey
 from ledger_client.errors import ConfigurationError, NotFoundError
 from ledger_client.identity import CommitmentKey
+from ledger_client.indexer.sync import index_once
+from ledger_client.indexer.target import IndexerBusyError, load_target
 from ledger_client.keys import LocalSigner, Signer, unlock_keystore
 from ledger_client.outbox.models import OutboxItem
 from ledger_client.outbox.outbox import Call, Intent, Outbox
@@ -130,6 +132,20 @@ class Tutela:
             else:
                 keys = [first.key]
         return [self.outbox.settle(key) for key in keys]
+
+    def refresh_index(self) -> None:
+        """Brings the event index up to the chain's head before a read.
+
+        About a millisecond when nothing is new. When another process is indexing (the node's
+        background indexer holds PostgreSQL's lock), its work is what the read sees.
+        """
+        with suppress(IndexerBusyError):
+            index_once(
+                self.database,
+                self.w3,
+                load_target(self.database),
+                confirmations=self.settings.confirmations,
+            )
 
     def receipt_of(self, item: OutboxItem) -> TxReceipt:
         return rpc(lambda: self.w3.eth.get_transaction_receipt(HexBytes(item.tx_hash)))

@@ -13,10 +13,10 @@ from web3.types import TxReceipt
 from ledger_client.cards import format_card
 from ledger_client.contracts.typed_data import decision_message
 from ledger_client.contracts.types import ChildId, Direction, Outcome, RequestId, RequestStatus
-from ledger_client.contracts.wrappers import ChainEvent, decode_border_point
 from ledger_client.crypto import SealedRecord, open_json, seal_json
 from ledger_client.errors import ConflictError, InputError, NotFoundError
 from ledger_client.identity import document_commitment, normalise_document
+from ledger_client.indexer.queries import child_history
 from ledger_client.outbox.outbox import Call
 from ledger_client.services.children import (
     active_child_id,
@@ -25,7 +25,7 @@ from ledger_client.services.children import (
     record_chain,
 )
 from ledger_client.services.context import Prepared, Tutela, staff_acting_as
-from ledger_client.store.models import Child, CrossingRequest, Deployment, Guardian, StaffRole
+from ledger_client.store.models import Child, CrossingRequest, Guardian, StaffRole
 
 DEFAULT_EXPIRY_MINUTES = 60
 MAX_EXPIRY_MINUTES = 7 * 24 * 60
@@ -341,48 +341,30 @@ def show_crossing(tutela: Tutela, request_id: int | str) -> CrossingView:
 
 
 def history(tutela: Tutela, card_text: str) -> list[HistoryEntry]:
-    """The child's crossings, read from the chain's events (each with its transaction).
+    """The child's crossings, read from the event index (each with its transaction).
 
     Raises:
         NotFoundError: no child has this card.
     """
+    tutela.refresh_index()
     with tutela.database.transaction() as session:
         # Crossings made under records since corrected belong to the child's history too.
-        child_ids = [_child_id(c) for c in record_chain(session, child_by_card(session, card_text))]
-    ledger = tutela.ledger
-    start = _deploy_block(tutela)
-    requested = ledger.events(
-        "CrossingRequested", from_block=start, argument_filters={"childId": child_ids}
-    )
-    ids = [int(e.args["requestId"]) for e in requested]
-    by_request: dict[int, list[ChainEvent]] = {i: [] for i in ids}
-    if ids:
-        for name in ("GuardianDecided", "ProtectionDecided", "CrossingOverridden"):
-            for event in ledger.events(name, from_block=start, argument_filters={"requestId": ids}):
-                by_request[int(event.args["requestId"])].append(event)
-        for event in ledger.events(
-            "CrossingRecorded", from_block=start, argument_filters={"childId": child_ids}
-        ):
-            by_request[int(event.args["requestId"])].append(event)
-    entries = []
-    for event in requested:
-        number = int(event.args["requestId"])
-        later = sorted(by_request[number], key=lambda e: (e.block_number, e.log_index))
-        recorded = next((e for e in later if e.name == "CrossingRecorded"), None)
-        entries.append(
-            HistoryEntry(
-                request=number,
-                direction=str(Direction.from_ordinal(event.args["direction"])),
-                border_point=decode_border_point(event.args["borderPoint"]),
-                requested_at_block=event.block_number,
-                request_tx=event.tx_hash,
-                status=str(ledger.get_request(RequestId(number)).status),
-                decisions=tuple(_decision_entry(e) for e in later if e.name != "CrossingRecorded"),
-                outcome=str(Outcome.from_ordinal(recorded.args["outcome"])) if recorded else None,
-                outcome_tx=recorded.tx_hash if recorded else None,
-            )
+        records = record_chain(session, child_by_card(session, card_text))
+        found = child_history(session, [c.child_id for c in records])
+    return [
+        HistoryEntry(
+            request=r.request,
+            direction=r.direction,
+            border_point=r.border_point,
+            requested_at_block=r.requested.block,
+            request_tx=r.requested.tx,
+            status=r.status,
+            decisions=r.timeline(),
+            outcome=r.outcome.outcome if r.outcome else None,
+            outcome_tx=r.outcome.at.tx if r.outcome else None,
         )
-    return entries
+        for r in found
+    ]
 
 
 def parse_request_id(text: str) -> RequestId:
@@ -421,36 +403,11 @@ def _decision_from(
     )
 
 
-def _decision_entry(event: ChainEvent) -> dict[str, object]:
-    entry: dict[str, object] = {
-        "event": event.name,
-        "block": event.block_number,
-        "tx": event.tx_hash,
-    }
-    if event.name == "GuardianDecided":
-        entry.update(
-            guardian=event.args["guardian"],
-            approved=event.args["approved"],
-            counted=event.args["counted"],
-        )
-    elif event.name == "ProtectionDecided":
-        entry.update(officer=event.args["officer"], approved=event.args["approved"])
-    else:
-        entry.update(officer=event.args["officer"])
-    return entry
-
-
 def _stored_request(session: Session, request_id: RequestId) -> CrossingRequest:
     stored = session.scalar(select(CrossingRequest).where(CrossingRequest.request_id == request_id))
     if stored is None:
         raise NotFoundError(f"there is no crossing request {request_id}")
     return stored
-
-
-def _deploy_block(tutela: Tutela) -> int:
-    with tutela.database.transaction() as session:
-        deployment = session.scalar(select(Deployment))
-        return deployment.deploy_block if deployment else 0
 
 
 def _direction(text: str) -> Direction:
