@@ -9,9 +9,8 @@ from sqlalchemy import select
 from ledger_client.errors import NotFoundError
 from ledger_client.outbox.models import ActionState, OutboxItem
 from ledger_client.outbox.outbox import failure_of
+from ledger_client.outbox.reconciler import OPEN_STATES
 from ledger_client.services.context import Tutela
-
-OPEN_STATES = (ActionState.QUEUED, ActionState.SENT)
 
 
 @dataclass(frozen=True)

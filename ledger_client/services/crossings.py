@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from web3.contract.contract import ContractFunction
 from web3.types import TxReceipt
 
 from ledger_client.cards import format_card
@@ -220,12 +222,8 @@ def decide_as_protection(
         request_id,
     )
 
-    def prepare(session: Session) -> Prepared:
-        _stored_request(session, request_id)
-        officer = staff_acting_as(session, StaffRole.CHILD_PROTECTION, acting_as)
-        call = tutela.ledger.protection_decide(request_id, approve)
-        return Prepared(tutela.signer_of(officer), [Call.of(call)])
-
+    call = tutela.ledger.protection_decide(request_id, approve)
+    prepare = _on_request(tutela, request_id, StaffRole.CHILD_PROTECTION, acting_as, call)
     (item,) = tutela.carry_out(intent, prepare)
     return _decision_from(tutela, request_id, tutela.receipt_of(item), "ProtectionDecided")
 
@@ -257,13 +255,10 @@ def override_by_court_order(
         request_id,
     )
 
-    def prepare(session: Session) -> Prepared:
-        _stored_request(session, request_id)
-        officer = staff_acting_as(session, StaffRole.CHILD_PROTECTION, acting_as)
-        call = tutela.ledger.override_by_court_order(request_id, digest)
-        return Prepared(tutela.signer_of(officer), [Call.of(call)])
-
-    tutela.carry_out(intent, prepare)
+    call = tutela.ledger.override_by_court_order(request_id, digest)
+    tutela.carry_out(
+        intent, _on_request(tutela, request_id, StaffRole.CHILD_PROTECTION, acting_as, call)
+    )
     return show_crossing(tutela, request_id)
 
 
@@ -293,13 +288,10 @@ def record_outcome(
         request_id,
     )
 
-    def prepare(session: Session) -> Prepared:
-        _stored_request(session, request_id)
-        officer = staff_acting_as(session, StaffRole.BORDER_OFFICER, acting_as)
-        call = tutela.ledger.record_outcome(request_id, chosen)
-        return Prepared(tutela.signer_of(officer), [Call.of(call)])
-
-    tutela.carry_out(intent, prepare)
+    call = tutela.ledger.record_outcome(request_id, chosen)
+    tutela.carry_out(
+        intent, _on_request(tutela, request_id, StaffRole.BORDER_OFFICER, acting_as, call)
+    )
     return show_crossing(tutela, request_id)
 
 
@@ -401,6 +393,23 @@ def _decision_from(
         status=str(RequestStatus.from_ordinal(decided.args["status"])),
         tx_hash=decided.tx_hash,
     )
+
+
+def _on_request(
+    tutela: Tutela,
+    request_id: RequestId,
+    role: StaffRole,
+    acting_as: str | None,
+    call: ContractFunction,
+) -> Callable[[Session], Prepared]:
+    """A staff member's action on a known request, sent from that member's key."""
+
+    def prepare(session: Session) -> Prepared:
+        _stored_request(session, request_id)
+        member = staff_acting_as(session, role, acting_as)
+        return Prepared(tutela.signer_of(member), [Call.of(call)])
+
+    return prepare
 
 
 def _stored_request(session: Session, request_id: RequestId) -> CrossingRequest:
