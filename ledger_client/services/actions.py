@@ -33,7 +33,7 @@ def action_status(tutela: Tutela, key: str) -> ActionView:
     Raises:
         NotFoundError: no action was ever queued under this key.
     """
-    with tutela.database.transaction() as session:
+    with tutela.database.reading() as session:
         item = session.scalar(select(OutboxItem).where(OutboxItem.key == key))
         if item is None:
             raise NotFoundError(f"no action was queued under the key {key!r}")
@@ -45,7 +45,7 @@ def list_actions(tutela: Tutela, *, open_only: bool = False, limit: int = 100) -
     query = select(OutboxItem).order_by(OutboxItem.id.desc()).limit(limit)
     if open_only:
         query = query.where(OutboxItem.state.in_(OPEN_STATES))
-    with tutela.database.transaction() as session:
+    with tutela.database.reading() as session:
         return [_view(item) for item in session.scalars(query)]
 
 

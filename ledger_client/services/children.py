@@ -153,7 +153,7 @@ def show_child(tutela: Tutela, card_text: str) -> ChildView:
         InputError: a malformed card number.
         NotFoundError: no child has this card.
     """
-    with tutela.database.transaction() as session:
+    with tutela.database.reading() as session:
         child = _child_by_card(session, card_text)
         child_id = ChildId(bytes.fromhex(child.child_id.removeprefix("0x")))
         data = _open(tutela, _child_aad(child_id), child.sealed)

@@ -302,7 +302,7 @@ def show_crossing(tutela: Tutela, request_id: int | str) -> CrossingView:
         NotFoundError: the request is unknown to this registry.
     """
     number = parse_request_id(str(request_id))
-    with tutela.database.transaction() as session:
+    with tutela.database.reading() as session:
         stored = _stored_request(session, number)
         child = session.get(Child, stored.child_id)
         assert child is not None  # a foreign key guarantees it
@@ -339,7 +339,7 @@ def history(tutela: Tutela, card_text: str) -> list[HistoryEntry]:
         NotFoundError: no child has this card.
     """
     tutela.refresh_index()
-    with tutela.database.transaction() as session:
+    with tutela.database.reading() as session:
         # Crossings made under records since corrected belong to the child's history too.
         records = record_chain(session, child_by_card(session, card_text))
         found = child_history(session, [c.child_id for c in records])
@@ -373,7 +373,7 @@ def parse_request_id(text: str) -> RequestId:
 
 def companion_of(tutela: Tutela, request_id: int) -> dict[str, str]:
     """The companion's sealed name and document (a staff read of personal data)."""
-    with tutela.database.transaction() as session:
+    with tutela.database.reading() as session:
         stored = _stored_request(session, RequestId(request_id))
         sealed = SealedRecord.from_bytes(stored.companion_sealed)
         aad = _companion_aad(stored.action_key)

@@ -125,6 +125,6 @@ def remove_staff(tutela: Tutela, name: str, *, idempotency_key: str | None = Non
 
 
 def list_staff(tutela: Tutela) -> list[StaffView]:
-    with tutela.database.transaction() as session:
+    with tutela.database.reading() as session:
         members = session.scalars(select(StaffMember).order_by(StaffMember.id)).all()
         return [StaffView(m.name, m.role, m.address, m.removed_at is None) for m in members]

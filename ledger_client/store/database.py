@@ -45,6 +45,14 @@ class Database:
             event.listen(self.engine, "connect", _sqlite_connect)
             event.listen(self.engine, "begin", _sqlite_begin)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Reads need no write lock: on SQLite a deferred transaction reads a WAL snapshot while
+        # a writer (the indexer, the outbox) works. PostgreSQL needs no second engine.
+        self._reader = self.engine
+        if self.dialect == "sqlite":
+            self._reader = create_engine(parsed)
+            event.listen(self._reader, "connect", _sqlite_connect)
+            event.listen(self._reader, "begin", _sqlite_begin_deferred)
+        self._read_sessions = sessionmaker(self._reader, expire_on_commit=False)
 
     @property
     def dialect(self) -> str:
@@ -80,7 +88,22 @@ class Database:
         Raises:
             StoreError: when the database fails; the transaction is rolled back.
         """
-        session = self._sessions()
+        with self._session(self._sessions) as session:
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A transaction that only reads: it neither waits for writers nor holds them up.
+
+        Raises:
+            StoreError: when the database fails.
+        """
+        with self._session(self._read_sessions) as session:
+            yield session
+
+    @contextmanager
+    def _session(self, sessions: sessionmaker[Session]) -> Iterator[Session]:
+        session = sessions()
         try:
             with session.begin():
                 yield session
@@ -93,6 +116,7 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        self._reader.dispose()
 
     def _failure(self, error: SQLAlchemyError, message: str) -> StoreError:
         """The error to raise: says where the database is when it cannot be reached."""
@@ -137,3 +161,7 @@ def _sqlite_begin(connection: Connection) -> None:
     # writes, gets SQLITE_BUSY_SNAPSHOT at once when another process committed in between
     # (nonce allocation reads then updates). Readers queue too: keep transactions short.
     connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _sqlite_begin_deferred(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN")

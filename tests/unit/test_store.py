@@ -16,7 +16,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Column, Integer, MetaData, Table, insert, make_url, select, update
+from sqlalchemy import Column, Integer, MetaData, Table, insert, make_url, select, text, update
 
 from ledger_client import store
 from ledger_client.errors import StoreError
@@ -139,4 +139,18 @@ def _increment(url: str, ready: Barrier) -> None:
                 select(counters.c.value).where(counters.c.id == 1).with_for_update()
             ).scalar_one()
             session.execute(update(counters).where(counters.c.id == 1).values(value=value + 1))
+    database.dispose()
+
+
+def test_a_read_does_not_wait_for_a_writer(database_url: str) -> None:
+    """The indexer or the outbox may hold a write transaction; a history read goes on."""
+    database = Database(database_url)
+    database.migrate()
+    with database.transaction() as writer:
+        writer.execute(text("CREATE TABLE IF NOT EXISTS probe (n INTEGER)"))
+    with database.transaction() as writer:
+        writer.execute(text("INSERT INTO probe VALUES (1)"))
+        # Were the read to wait for the write lock, it would fail ("database is locked").
+        with database.reading() as reader:
+            assert reader.execute(text("SELECT count(*) FROM probe")).scalar() == 0
     database.dispose()
