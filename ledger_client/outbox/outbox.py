@@ -54,6 +54,8 @@ POLL_INTERVAL = 0.05
 SETTLE_TIMEOUT = 120.0
 # Fees are re-read after this long; a permissioned chain's are usually constant.
 FEES_LIFETIME = 60.0
+# Ids per ``IN (...)`` list: well under SQLite's and PostgreSQL's parameter limits.
+_IN_LIMIT = 500
 
 
 @dataclass(frozen=True)
@@ -146,10 +148,20 @@ class Outbox:
         return self.enqueue_many(session, signer, [(intent, call)])[0]
 
     def enqueue_many(
-        self, session: Session, signer: Signer, actions: Sequence[tuple[Intent, Call]]
+        self,
+        session: Session,
+        signer: Signer,
+        actions: Sequence[tuple[Intent, Call]],
+        *,
+        gases: Sequence[int] | None = None,
     ) -> list[OutboxItem]:
-        """Like :meth:`enqueue` for several actions of one sender, with consecutive nonces."""
-        gases = [self._estimate(signer.address, call) for _, call in actions]
+        """Like :meth:`enqueue` for several actions of one sender, with consecutive nonces.
+
+        ``gases``: the caller's estimates, margin included (``batching.estimate_gas_many``
+        makes them in one request, before the database transaction); asked here otherwise.
+        """
+        if gases is None:
+            gases = [self._estimate(signer.address, call) for _, call in actions]
         chain_count = rpc(lambda: self.w3.eth.get_transaction_count(signer.address, "pending"))
         first = allocate_nonces(session, self.chain_id, signer.address, len(actions), chain_count)
         fees = self._current_fees()
@@ -326,10 +338,10 @@ class Outbox:
         """
         address = _address(sender)
         mined = rpc(lambda: self.w3.eth.get_transaction_count(address, "latest"))
-        with self.database.transaction() as session:
-            lost = list(
-                session.scalars(
-                    select(OutboxItem.id)
+        with self.database.reading() as session:
+            suspects = list(
+                session.execute(
+                    select(OutboxItem.id, OutboxItem.tx_hash)
                     .where(
                         OutboxItem.chain_id == self.chain_id,
                         OutboxItem.sender == sender,
@@ -339,9 +351,62 @@ class Outbox:
                     .order_by(OutboxItem.nonce)
                 )
             )
+        # Another process may have mined and confirmed a suspect after the count was read:
+        # only a missing receipt proves the chain lost it.
+        lost = [item_id for item_id, tx_hash in suspects if self._receipt(tx_hash) is None]
         for item_id in lost:
             self.reopen(item_id)
         return len(lost)
+
+    def mark_sent_many(self, item_ids: Sequence[int]) -> None:
+        """Records that a node accepted these items (a batched :meth:`push`), at once."""
+        with self.database.transaction() as session:
+            for start in range(0, len(item_ids), _IN_LIMIT):
+                chunk = list(item_ids[start : start + _IN_LIMIT])
+                query = select(OutboxItem).where(OutboxItem.id.in_(chunk)).with_for_update()
+                for item in session.scalars(query):
+                    if item.state == ActionState.QUEUED:
+                        item.state = ActionState.SENT
+                    item.attempts += 1
+                    item.failure = None
+                    item.updated_at = datetime.now(UTC)
+
+    def finish_many(self, receipts: Sequence[tuple[int, TxReceipt]]) -> None:
+        """:meth:`finish` for many items, the successful ones in one database transaction.
+
+        A reverted one goes through :meth:`finish`, which asks the node why.
+        """
+        mined = {i: r for i, r in receipts if r["status"] == 1}
+        with self.database.transaction() as session:
+            ids = list(mined)
+            items: list[OutboxItem] = []
+            for start in range(0, len(ids), _IN_LIMIT):
+                query = (
+                    select(OutboxItem)
+                    .where(OutboxItem.id.in_(ids[start : start + _IN_LIMIT]))
+                    .with_for_update()
+                )
+                items.extend(session.scalars(query))
+            items = [i for i in items if i.state not in (ActionState.CONFIRMED, ActionState.FAILED)]
+            now = datetime.now(UTC)
+            for item in items:
+                receipt = mined[item.id]
+                item.block_number = receipt["blockNumber"]
+                item.block_hash = HexBytes(receipt["blockHash"]).to_0x_hex()
+                item.updated_at = now
+                item.state = ActionState.CONFIRMED
+                item.failure = None
+            # Written once, before the effects: each statement of an effect would otherwise
+            # flush the rows changed so far, one round at a time.
+            session.flush()
+            for item in items:
+                confirmed = self.effects.get(item.purpose, Effects()).confirmed
+                if confirmed:
+                    confirmed(session, item, mined[item.id])
+                logger.info("%s %s in block %s", item.key, item.state, item.block_number)
+        for item_id, receipt in receipts:
+            if receipt["status"] != 1:
+                self.finish(item_id, receipt)
 
     def reopen(self, item_id: int) -> None:
         """The chain no longer holds the item's transaction: undo its effects, send again."""
