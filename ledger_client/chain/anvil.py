@@ -45,7 +45,9 @@ def running_anvil(*extra: str, port: int | None = None) -> Iterator[str]:
     chosen = port or free_port()
     with tempfile.TemporaryDirectory(prefix="anvil-cache-") as cache:
         command = [str(ANVIL), "--port", str(chosen), "--host", "127.0.0.1"]
-        command += ["--cache-path", cache, "--prune-history", "--silent", *extra]
+        # A bare --prune-history keeps no past state: anvil 1.5.1 then refuses an eth_call at
+        # "latest" made while it mines (BlockOutOfRangeError, foundry-rs/foundry#10709).
+        command += ["--cache-path", cache, "--prune-history", "256", "--silent", *extra]
         # Every test world funds its admin from the first account; the default 10,000 ETH
         # lasts for ten of them.
         if "--balance" not in extra:

@@ -14,12 +14,11 @@ from eth_typing import ChecksumAddress
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
-from web3.exceptions import ContractLogicError
 from web3.logs import DISCARD
 from web3.types import EventData, TxReceipt
 
 from ledger_client.contracts.artifacts import load_artifact
-from ledger_client.contracts.reverts import decode_revert
+from ledger_client.contracts.sender import rpc
 from ledger_client.contracts.types import (
     ChildId,
     ChildStatus,
@@ -142,12 +141,9 @@ class _Wrapper:
             raise ChainUnavailableError(f"the node is not answering: {error}") from error
 
     def _call(self, function: ContractFunction) -> Any:
-        try:
-            return function.call()
-        except ContractLogicError as error:
-            raise decode_revert(error.data) from error
-        except OSError as error:
-            raise ChainUnavailableError(f"the node is not answering: {error}") from error
+        # rpc() maps a revert to its typed error, a refusal to ChainError, a dead node to
+        # ChainUnavailableError.
+        return rpc(function.call)
 
 
 class ChildRegistryContract(_Wrapper):

@@ -215,8 +215,17 @@ class Outbox:
             ChainError: not confirmed in time; the action stays queued and will be sent.
         """
         deadline = time.monotonic() + timeout
+        repeat = True
         while True:
             item = self.load(key)
+            final = item.state in (ActionState.CONFIRMED, ActionState.FAILED)
+            # A repeat that finds the action settled checks once that the chain still holds
+            # it: a node restarted without its last blocks may have lost it.
+            if final and repeat and self._receipt(item.tx_hash) is None:
+                repeat = False
+                self.recover_lost(item.sender)
+                continue
+            repeat = False
             if item.state == ActionState.CONFIRMED:
                 return item
             if item.state == ActionState.FAILED:

@@ -59,7 +59,7 @@ class Tutela:
 
     def chain_time(self) -> int:
         """Now, as the next block will see it (the node may run ahead of the wall clock)."""
-        latest = self.w3.eth.get_block("latest")
+        latest = rpc(lambda: self.w3.eth.get_block("latest"))
         return max(int(self.clock()), int(latest["timestamp"]))
 
     def signer_for(self, address: str, keystore: dict[str, object]) -> LocalSigner:

@@ -142,14 +142,12 @@ def request_crossing(
         call = tutela.ledger.request_crossing(child_id, chosen, code, companion, expires_at)
         return Prepared(tutela.signer_of(officer), [Call.of(call)])
 
-    tutela.carry_out(intent, prepare)
-    with tutela.database.transaction() as session:
-        request_id = session.scalar(
-            select(CrossingRequest.request_id).where(CrossingRequest.action_key == intent.key)
-        )
-    if request_id is None:  # the action under this key was not a crossing request
+    (item,) = tutela.carry_out(intent, prepare)
+    if item.purpose != "crossing-request":
         raise ConflictError(f"the idempotency key {intent.key!r} belongs to another action")
-    return show_crossing(tutela, request_id)
+    # From the receipt settle saw, not the stored row, which a concurrent reconciler may be
+    # renumbering after a node lost the block.
+    return show_crossing(tutela, tutela.ledger.request_id_from(tutela.receipt_of(item)))
 
 
 def decide_as_guardian(
