@@ -11,7 +11,8 @@ backup only once no copy of the wrapped key survives there either; destroying a 
 master key after re-wrapping the live records with :func:`rewrap` shreds every record that
 only old backups still hold.
 
-This is the only module that imports ``cryptography`` (STYLE.md: one library, one layer).
+This module and `card_qr` (the Ed25519 card signatures) are the only ones that import
+``cryptography`` (STYLE.md: one library, one layer).
 """
 
 from __future__ import annotations

@@ -29,6 +29,8 @@ __all__ = [
     "MAX_DOCUMENT_CHARS",
     "MAX_EMAIL_CHARS",
     "MAX_NAME_CHARS",
+    "MAX_PHONE_DIGITS",
+    "MIN_PHONE_DIGITS",
     "ChildPersonalData",
     "CommitmentKey",
     "GuardianInput",
@@ -36,24 +38,34 @@ __all__ = [
     "child_commitment",
     "document_commitment",
     "normalise_document",
+    "normalise_phone",
+    "phone_lookup",
 ]
 
 KEY_BYTES: Final = 32
 MAX_NAME_CHARS: Final = 100
 MAX_DOCUMENT_CHARS: Final = 32
 MAX_EMAIL_CHARS: Final = 254
+# E.164 allows at most 15 digits; fewer than 8 is no reachable number with its country code.
+MIN_PHONE_DIGITS: Final = 8
+MAX_PHONE_DIGITS: Final = 15
 ADULT_AGE: Final = 18
 
 # Domain separation: a child commitment can never equal a document commitment, and a
 # future canonical form (v2) can never collide with this one.
 CHILD_DOMAIN: Final = b"tutela/child/v1\x00"
 DOCUMENT_DOMAIN: Final = b"tutela/document/v1\x00"
+PHONE_DOMAIN: Final = b"phone:"
 
 # Anything far longer than a field may be is refused before normalisation runs over it.
 _MAX_RAW_CHARS: Final = 1024
 _ISO_DATE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DOCUMENT_SEPARATORS: Final = re.compile(r"[\s\-./\u2010-\u2015\u2212]+")
 _DOCUMENT_CHARS: Final = re.compile(r"[A-Z0-9]+")
+_PHONE_SEPARATORS: Final = re.compile(r"[\s\-.()\u2010-\u2015\u2212]+")
+# Moldovan numbers dialled at home: a trunk 0, then 8 digits (never 00, the exit prefix).
+_MOLDOVAN_LOCAL: Final = re.compile(r"0[1-9][0-9]{7}")
+_MOLDOVA_CODE: Final = "373"
 _EMAIL_LOCAL: Final = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}")
 _EMAIL_LABEL: Final = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 # Romanian keyboards and legacy systems type s/t with a cedilla where the standard has a
@@ -242,6 +254,59 @@ def document_commitment(key: CommitmentKey, document: str) -> bytes:
     return key.mac(DOCUMENT_DOMAIN + normalise_document(document).encode("ascii"))
 
 
+def normalise_phone(phone: str) -> str:
+    """Normalise a phone number to ``+`` and its digits, country code first.
+
+    Spaces, dashes, dots and brackets are dropped; a leading ``00`` is read as ``+``; a
+    Moldovan number dialled at home (``0`` and 8 digits, as ``069 123 456``) gets ``+373``.
+    So ``"+373 69 123 456"``, ``"0037369123456"`` and ``"069-123-456"`` are one number.
+
+    Raises:
+        InputError: No country code can be found, or the number has fewer than 8 or more
+            than 15 digits, or holds anything else. The message never repeats the number.
+    """
+    if not isinstance(phone, str):
+        raise InputError("phone number must be text")
+    if len(phone) > _MAX_RAW_CHARS:
+        raise InputError(f"phone number has more than {MAX_PHONE_DIGITS} digits")
+    compact = _PHONE_SEPARATORS.sub("", unicodedata.normalize("NFKC", phone))
+    if not compact:
+        raise InputError("phone number is empty")
+    if compact.startswith("+"):
+        digits = compact[1:]
+    elif compact.startswith("00"):
+        digits = compact[2:]
+    elif _MOLDOVAN_LOCAL.fullmatch(compact):
+        digits = _MOLDOVA_CODE + compact[1:]
+    else:
+        raise InputError(
+            "phone number must start with + or 00 and the country code "
+            "(a Moldovan number may be written 0XXXXXXXX)"
+        )
+    # ASCII digits only: str.isdigit would let other scripts' digits through.
+    if not digits.isascii() or not digits.isdigit():
+        raise InputError("phone number may contain only digits after the +")
+    if not MIN_PHONE_DIGITS <= len(digits) <= MAX_PHONE_DIGITS:
+        raise InputError(
+            f"phone number must have {MIN_PHONE_DIGITS} to {MAX_PHONE_DIGITS} digits "
+            "with its country code"
+        )
+    return "+" + digits
+
+
+def phone_lookup(key: CommitmentKey, phone: str) -> str:
+    """Return the keyed look-up of a phone number: ``0x`` and 64 hex digits.
+
+    ``HMAC-SHA256(key, b"phone:" + normalised number)``, so an incoming SMS finds its
+    guardian without the store holding the number in clear, and nobody without the key can
+    test a guessed number against the store.
+
+    Raises:
+        InputError: As for :func:`normalise_phone`.
+    """
+    return "0x" + key.mac(PHONE_DOMAIN + normalise_phone(phone).encode("ascii")).hex()
+
+
 def _parse_email(value: str) -> str:
     invalid = InputError("guardian e-mail address is not valid")
     if not isinstance(value, str):
@@ -271,41 +336,45 @@ def _parse_email(value: str) -> str:
 class GuardianInput:
     """A guardian as entered by a registry official.
 
-    ``document`` is already normalised (see :func:`normalise_document`).
+    ``document`` is already normalised (see :func:`normalise_document`), and ``phone`` too
+    when given (see :func:`normalise_phone`).
     """
 
     name: str
     document: str
     email: str
+    phone: str | None = None
 
     @classmethod
-    def parse(cls, name: str, document: str, email: str) -> GuardianInput:
-        """Validate one guardian's fields.
+    def parse(cls, name: str, document: str, email: str, phone: str | None = None) -> GuardianInput:
+        """Validate one guardian's fields; an empty or missing phone means none.
 
         Raises:
             InputError: The name is empty, longer than 100 characters or holds a control
                 or invisible character; the document number is invalid (see
-                :func:`normalise_document`); or the e-mail address is not a plausible
-                address of at most 254 characters. Messages never repeat the values.
+                :func:`normalise_document`); the e-mail address is not a plausible
+                address of at most 254 characters; or the phone number is invalid (see
+                :func:`normalise_phone`). Messages never repeat the values.
         """
         return cls(
             name=_clean_text(name, "guardian name"),
             document=normalise_document(document),
             email=_parse_email(email),
+            phone=normalise_phone(phone) if phone is not None and phone.strip() else None,
         )
 
     @classmethod
     def parse_spec(cls, spec: str) -> GuardianInput:
-        """Parse the CLI form ``"NAME;DOCUMENT;EMAIL"``.
+        """Parse the CLI form ``"NAME;DOCUMENT;EMAIL"`` or ``"NAME;DOCUMENT;EMAIL;PHONE"``.
 
         Raises:
-            InputError: ``spec`` does not have exactly three ``;``-separated parts, or a
+            InputError: ``spec`` does not have three or four ``;``-separated parts, or a
                 part is invalid as for :meth:`parse`.
         """
         parts = spec.split(";") if isinstance(spec, str) else []
-        if len(parts) != 3:
+        if len(parts) not in (3, 4):
             raise InputError(
-                "a guardian must be given as NAME;DOCUMENT;EMAIL (three parts separated by ';')"
+                "a guardian must be given as NAME;DOCUMENT;EMAIL or NAME;DOCUMENT;EMAIL;PHONE "
+                "(parts separated by ';')"
             )
-        name, document, email = parts
-        return cls.parse(name, document, email)
+        return cls.parse(*parts)

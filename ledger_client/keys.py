@@ -31,6 +31,7 @@ __all__ = [
     "Signer",
     "keystore_from_key",
     "new_keystore",
+    "reencrypt_keystore",
     "to_high_s",
     "unlock_keystore",
 ]
@@ -299,3 +300,21 @@ def to_high_s(signature: bytes) -> bytes:
     # v's parity says which of the two points with x = r was used; -s selects the other.
     flipped_v = v ^ 1 if v in (0, 1) else 55 - v
     return bytes(r) + (SECP256K1_N - s).to_bytes(32, "big") + bytes((flipped_v,))
+
+
+def reencrypt_keystore(
+    keystore: dict[str, Any], password: str, *new_passwords: str, work_factor: int
+) -> list[dict[str, Any]]:
+    """The same key in new keystores, one under each of ``new_passwords``.
+
+    The raw key exists only inside this function, for the moment of re-encrypting it.
+
+    Raises:
+        CryptoError: ``password`` does not open ``keystore``, or it is malformed.
+    """
+    unlock_keystore(keystore, password)  # the checks: KDF cost limits, MAC, address
+    key = bytes(Account.decrypt(keystore, password))
+    try:
+        return [keystore_from_key(key, new, work_factor=work_factor)[0] for new in new_passwords]
+    finally:
+        del key

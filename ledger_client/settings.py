@@ -24,10 +24,23 @@ SECRETS_DIR = "secrets"
 MASTER_KEY = "master.key"
 COMMITMENT_KEY = "commitment.key"
 KEYSTORE_PASSWORD = "keystore.password"  # noqa: S105 - a file name, not a password
+# Signs the portal's session and CSRF cookies.
+PORTAL_KEY = "portal.key"
+# Mixed into every guardian PIN before scrypt, so that a copy of the store alone does not
+# let anyone try the million six-digit PINs offline; kept apart from the store.
+PIN_PEPPER = "pin.pepper"
+# Ed25519 seed of the key the registry signs card QR payloads with.
+CARD_SIGNING_KEY = "card-signing.key"
+# HMAC key of the SMS gateway's webhooks, both ways.
+SMS_WEBHOOK_KEY = "sms-webhook.key"
 _SECRET_VARIABLES = {
     MASTER_KEY: "TUTELA_MASTER_KEY",
     COMMITMENT_KEY: "TUTELA_COMMITMENT_KEY",
     KEYSTORE_PASSWORD: "TUTELA_KEYSTORE_PASSWORD",
+    PORTAL_KEY: "TUTELA_PORTAL_KEY",
+    PIN_PEPPER: "TUTELA_PIN_PEPPER",
+    CARD_SIGNING_KEY: "TUTELA_CARD_SIGNING_KEY",
+    SMS_WEBHOOK_KEY: "TUTELA_SMS_WEBHOOK_KEY",
 }
 
 

@@ -21,7 +21,8 @@ if [ ! -x .venv-tools/bin/slither ]; then
     "$python" -m venv .venv-tools
     .venv-tools/bin/python -m pip install --quiet --disable-pip-version-check 'slither-analyzer==0.11.6'
 fi
-if [ ! -d node_modules/@openzeppelin ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+if [ ! -d node_modules/@openzeppelin ] || [ ! -f node_modules/axe-core/axe.min.js ] \
+    || [ package-lock.json -nt node_modules/.package-lock.json ]; then
     npm ci --no-audit --no-fund --loglevel=error
 fi
 # The test suite starts a throwaway PostgreSQL cluster from the server binaries (initdb, pg_ctl);
@@ -45,5 +46,17 @@ if ! have_postgres_server; then
             || { apt-get update -qq && apt-get install -y -qq postgresql >/dev/null; }
     else
         echo "setup: PostgreSQL's server is missing; the store tests need it (apt-get install postgresql)" >&2
+    fi
+fi
+# The browser tests drive Debian's Chromium through Playwright; Playwright's own browser
+# download cannot reach its servers, so it is never used (no 'playwright install').
+if [ ! -x /usr/bin/chromium ]; then
+    if [ "$(id -u)" -eq 0 ]; then
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y -qq chromium >/dev/null 2>&1 \
+            || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+    else
+        echo "setup: Chromium is missing and installing it needs root: run 'sudo apt-get install -y chromium', then scripts/setup.sh again" >&2
+        exit 1
     fi
 fi

@@ -15,6 +15,7 @@ from ledger_client.outbox import reconciler
 from ledger_client.services import actions, children, crossings, staff
 from ledger_client.services.background import start_background
 from ledger_client.services.context import Tutela, open_tutela
+from ledger_client.services.guardian_keys import ActivationCode
 from ledger_client.services.setup import initialise
 
 
@@ -202,7 +203,11 @@ def child_group() -> None:
 @click.option("--birth-date", required=True, metavar="YYYY-MM-DD")
 @click.option("--birth-place", required=True)
 @click.option(
-    "--guardian", "guardians", multiple=True, required=True, metavar="'NAME;DOCUMENT;EMAIL'"
+    "--guardian",
+    "guardians",
+    multiple=True,
+    required=True,
+    metavar="'NAME;DOCUMENT;EMAIL[;PHONE]'",
 )
 @click.option("--policy", default="any", show_default=True, metavar="any|all|K-of-N")
 @_as_option
@@ -219,7 +224,7 @@ def child_enrol(
     acting_as: str | None,
     idempotency_key: str | None,
 ) -> None:
-    """Enrol a child with guardians; prints the card number."""
+    """Enrol a child with guardians; prints the card number and the guardians' codes."""
     with _tutela(obj) as tutela:
         view = children.enrol_child(
             tutela,
@@ -234,9 +239,26 @@ def child_enrol(
         )
     emit(
         obj.as_json,
-        {"card": view.card, "child_id": view.child_id, "child": view},
-        lambda: f"enrolled {view.given_name} {view.family_name}: card {view.card}",
+        {
+            "card": view.card,
+            "child_id": view.child_id,
+            "child": view,
+            "activation_codes": view.activation_codes,
+        },
+        lambda: (
+            f"enrolled {view.given_name} {view.family_name}: card {view.card}"
+            + _codes_text(view.activation_codes)
+        ),
     )
+
+
+def _codes_text(codes: tuple[ActivationCode, ...]) -> str:
+    """The new accounts' codes, for the registry official to hand to each guardian."""
+    if not codes:
+        return ""
+    lines = ["", "activation codes (give each guardian their own; shown only this once):"]
+    lines += [f"  {c.name} ({c.document}): {c.code}  valid until {c.expires_at}" for c in codes]
+    return "\n".join(lines)
 
 
 def _child_text(view: children.ChildView) -> str:
@@ -332,19 +354,23 @@ def guardian_group() -> None:
 
 @guardian_group.command("add")
 @click.argument("card")
-@click.argument("guardian", metavar="'NAME;DOCUMENT;EMAIL'")
+@click.argument("guardian", metavar="'NAME;DOCUMENT;EMAIL[;PHONE]'")
 @_as_option
 @_key_option
 @common_options
 def guardian_add(
     obj: Context, card: str, guardian: str, acting_as: str | None, idempotency_key: str | None
 ) -> None:
-    """Add a guardian."""
+    """Add a guardian; prints their activation code when they have no account yet."""
     with _tutela(obj) as tutela:
         view = children.add_guardian(
             tutela, card, guardian, acting_as=acting_as, idempotency_key=idempotency_key
         )
-    emit(obj.as_json, {"child": view}, lambda: _child_text(view))
+    emit(
+        obj.as_json,
+        {"child": view, "activation_codes": view.activation_codes},
+        lambda: _child_text(view) + _codes_text(view.activation_codes),
+    )
 
 
 @guardian_group.command("remove")
@@ -433,33 +459,6 @@ def _decision_text(view: crossings.DecisionView) -> str:
         else " (set aside by the family rule: the guardian travels with the child)"
     )
     return f"request {view.request}: {verb}{aside}; the request is now {view.status}"
-
-
-@crossing_group.command("decide")
-@click.argument("request")
-@click.option(
-    "--guardian",
-    "document",
-    required=True,
-    metavar="DOCUMENT",
-    help="The deciding guardian's document.",
-)
-@click.option("--approve/--deny", required=True)
-@_key_option
-@common_options
-def crossing_decide(
-    obj: Context, request: str, document: str, approve: bool, idempotency_key: str | None
-) -> None:
-    """A guardian approves or denies, by a signature the relayer sends."""
-    with _tutela(obj) as tutela:
-        view = crossings.decide_as_guardian(
-            tutela,
-            request,
-            guardian_document=document,
-            approve=approve,
-            idempotency_key=idempotency_key,
-        )
-    emit(obj.as_json, {"decision": view, "status": view.status}, lambda: _decision_text(view))
 
 
 @crossing_group.command("protect")
@@ -554,3 +553,7 @@ def demo_command(obj: Context) -> None:
     from ledger_client.cli.demo import run_demo
 
     run_demo(obj)
+
+
+# A guardian's commands: activate, reverify, and decide; registered on the groups above.
+from ledger_client.cli import guardian_commands  # noqa: E402, F401

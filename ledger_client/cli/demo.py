@@ -11,13 +11,17 @@ import click
 from ledger_client.cli.main import Context
 from ledger_client.cli.output import emit
 from ledger_client.errors import ConfigurationError, ContractRevertError
-from ledger_client.services import children, crossings, staff
+from ledger_client.services import children, crossings, guardians, staff
 from ledger_client.services.context import open_tutela
 from ledger_client.services.setup import initialise
 from ledger_client.settings import load_settings
 
 FATHER = "Ion Popescu;MD-0912-3345;ion.popescu@example.org"
-MOTHER = "Elena Popescu;MD-0877-1290;elena.popescu@example.org"
+MOTHER = "Elena Popescu;MD-0877-1290;elena.popescu@example.org;+373 69 123 456"
+FATHER_DOCUMENT, MOTHER_DOCUMENT = "MD09123345", "MD08771290"
+# The demo plays the mother at her phone; a real guardian chooses her own.
+MOTHER_PASSWORD = "a long walk along the Nistru"  # noqa: S105 - a demo's made-up secret
+MOTHER_PIN = "270419"
 
 
 def run_demo(obj: Context) -> None:
@@ -69,10 +73,24 @@ def run_demo(obj: Context) -> None:
         )
         say(
             "The registrar enrols Maria with two guardians, her father and her mother. "
-            "The chain receives only an opaque id and keyed commitments.",
+            "The chain receives only an opaque id and keyed commitments. Each parent gets a "
+            "key of their own, under a one-time activation code handed to them in person.",
             card=child.card,
             child_id=child.child_id,
             policy=child.policy,
+            activation_codes=len(child.activation_codes),
+        )
+        codes = {c.document: c.code for c in child.activation_codes}
+        guardians.activate_guardian(
+            tutela,
+            document=MOTHER_DOCUMENT,
+            code=codes[MOTHER_DOCUMENT],
+            password=MOTHER_PASSWORD,
+            pin=MOTHER_PIN,
+        )
+        say(
+            "The mother activates her account: she chooses a password and a PIN, and her key "
+            "is encrypted again under each; the code no longer opens it, and Tutela cannot.",
         )
         request = crossings.request_crossing(
             tutela,
@@ -89,11 +107,15 @@ def run_demo(obj: Context) -> None:
             companion_is_guardian=request.companion_is_guardian,
         )
         father = crossings.decide_as_guardian(
-            tutela, str(request.request), guardian_document="MD-0912-3345", approve=True
+            tutela,
+            str(request.request),
+            guardian_document=FATHER_DOCUMENT,
+            approve=True,
+            secret=codes[FATHER_DOCUMENT],
         )
         say(
-            "The father approves with his signature. He travels with the child, so the family "
-            "rule sets his approval aside.",
+            "The father, not activated yet, approves with the signature his activation code "
+            "unlocks. He travels with the child, so the family rule sets his approval aside.",
             counted=father.counted,
             status=father.status,
         )
@@ -102,10 +124,14 @@ def run_demo(obj: Context) -> None:
         except ContractRevertError as refused:
             say("The officer tries to let Maria through; the ledger refuses.", refused=str(refused))
         mother = crossings.decide_as_guardian(
-            tutela, str(request.request), guardian_document="MD-0877-1290", approve=True
+            tutela,
+            str(request.request),
+            guardian_document=MOTHER_DOCUMENT,
+            approve=True,
+            secret=MOTHER_PIN,
         )
         say(
-            "The mother, at home, approves with her own signature, relayed to the chain.",
+            "The mother, at home, approves with her PIN; her signature is relayed to the chain.",
             counted=mother.counted,
             status=mother.status,
             tx=mother.tx_hash,

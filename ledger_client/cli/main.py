@@ -89,6 +89,7 @@ def main() -> None:
     """Runs the command; a Tutela error is one line on stderr, a bug is logged, never dumped."""
     try:
         from ledger_client.cli import (
+            account_commands,  # noqa: F401 - portal logins of staff
             commands,  # noqa: F401 - registers the sub-commands
             index_commands,  # noqa: F401 - index and verify
         )

@@ -1,4 +1,5 @@
-"""The loops that run beside a node or a portal: the outbox reconciler and the indexer.
+"""The loops that run beside a node or a portal: the outbox reconciler, the indexer and the
+notifier.
 
 They run in a thread of ``tutela node``/``tutela serve`` against the node's own URL, so the
 embedded chain is opened once, by the node, and every other process talks to it over HTTP.
@@ -14,6 +15,7 @@ from dataclasses import replace
 from ledger_client.errors import TutelaError
 from ledger_client.indexer.sync import follow as follow_events
 from ledger_client.indexer.target import load_target
+from ledger_client.notify.worker import follow_notifications
 from ledger_client.outbox.reconciler import follow
 from ledger_client.services.context import Tutela, open_tutela
 from ledger_client.settings import Settings
@@ -22,12 +24,13 @@ logger = logging.getLogger(__name__)
 
 RECONCILE_INTERVAL = 1.0
 INDEX_INTERVAL = 0.5
+NOTIFY_INTERVAL = 2.0
 
 
 def start_background(
     settings: Settings, chain_url: str, stop: threading.Event
 ) -> list[threading.Thread]:
-    """Starts the reconciler and the indexer against the node at ``chain_url``."""
+    """Starts the reconciler, the indexer and the notifier against the node at ``chain_url``."""
     settings = replace(settings, chain_url=chain_url)
     threads = [
         threading.Thread(
@@ -38,6 +41,12 @@ def start_background(
         ),
         threading.Thread(
             target=_until_stopped, args=(settings, stop, _index), name="tutela-indexer", daemon=True
+        ),
+        threading.Thread(
+            target=_until_stopped,
+            args=(settings, stop, _notify),
+            name="tutela-notifier",
+            daemon=True,
         ),
     ]
     for thread in threads:
@@ -58,6 +67,10 @@ def _index(tutela: Tutela, stop: threading.Event) -> None:
         poll_interval=INDEX_INTERVAL,
         confirmations=tutela.settings.confirmations,
     )
+
+
+def _notify(tutela: Tutela, stop: threading.Event) -> None:
+    follow_notifications(tutela, stop, NOTIFY_INTERVAL)
 
 
 def _until_stopped(

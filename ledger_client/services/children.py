@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -22,9 +22,9 @@ from ledger_client.identity import (
     document_commitment,
     normalise_document,
 )
-from ledger_client.keys import new_keystore
 from ledger_client.outbox.outbox import Call
 from ledger_client.services.context import Prepared, Tutela, staff_acting_as
+from ledger_client.services.guardian_keys import ActivationCode, account_for, now_of
 from ledger_client.store.models import Child, Guardian, StaffRole
 
 
@@ -34,6 +34,7 @@ class GuardianView:
     document: str
     email: str
     address: str
+    phone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,9 @@ class ChildView:
     status: str
     policy: str
     guardians: tuple[GuardianView, ...]
+    # The codes of the guardian accounts this action created, shown once: they are stored
+    # nowhere in clear, so a caller that loses them has the guardian re-verified.
+    activation_codes: tuple[ActivationCode, ...] = ()
 
 
 def parse_policy(text: str, guardian_count: int) -> Policy:
@@ -83,6 +87,10 @@ def enrol_child(
 ) -> ChildView:
     """Registers a child on chain and keeps the personal data sealed in the store.
 
+    Each guardian signs with the key of their own account: an account is made, with a new
+    key and activation code, for a guardian who has none yet; the codes come back in the
+    view's ``activation_codes``, this once.
+
     Raises:
         InputError: malformed personal data, guardians or policy.
         ConflictError: the same child is registered already.
@@ -111,7 +119,10 @@ def enrol_child(
         tutela.minute(),
     )
 
+    codes: list[ActivationCode] = []
+
     def prepare(session: Session) -> Prepared:
+        codes.clear()
         duplicate = session.scalar(
             select(Child).where(
                 Child.commitment == "0x" + commitment.hex(), Child.status == ChildStatus.ACTIVE
@@ -124,7 +135,7 @@ def enrol_child(
             )
         registrar = staff_acting_as(session, StaffRole.REGISTRAR, acting_as)
         child_id = ChildId(secrets.token_bytes(16))
-        now = datetime.now(UTC)
+        now = now_of(tutela)
         session.add(
             Child(
                 child_id=_hex(child_id),
@@ -138,12 +149,20 @@ def enrol_child(
             )
         )
         session.flush()
-        keys = [_new_guardian(tutela, session, child_id, g, now)[0] for g in guardians]
+        keys, created = [], []
+        for guardian in guardians:
+            new = _new_guardian(tutela, session, child_id, guardian, now)
+            keys.append(new.key)
+            if new.code is not None:
+                codes.append(new.code)
+                created.append(new.row.account_id)
         call = tutela.registry.register_child(child_id, commitment, keys, chosen)
-        return Prepared(tutela.signer_of(registrar), [Call.of(call, child_id=_hex(child_id))])
+        context = {"child_id": _hex(child_id), "accounts": created}
+        return Prepared(tutela.signer_of(registrar), [Call.of(call, **context)])
 
     (item,) = tutela.carry_out(intent, prepare)
-    return show_child(tutela, _card_of(tutela, str(item.context["child_id"])))
+    view = show_child(tutela, _card_of(tutela, str(item.context["child_id"])))
+    return replace(view, activation_codes=tuple(codes))
 
 
 def show_child(tutela: Tutela, card_text: str) -> ChildView:
@@ -271,7 +290,7 @@ def correct_child(
             raise InputError("nothing to correct: the record already holds these details")
         registrar = staff_acting_as(session, StaffRole.REGISTRAR, acting_as)
         successor = ChildId(secrets.token_bytes(16))
-        now = datetime.now(UTC)
+        now = now_of(tutela)
         session.add(
             Child(
                 child_id=_hex(successor),
@@ -286,15 +305,15 @@ def correct_child(
         )
         keys = []
         for guardian in _current_guardians(session, child.child_id):
-            view = _guardian_view(tutela, child_id, guardian)
-            payload = {"name": view.name, "document": view.document, "email": view.email}
+            payload = _open(tutela, _guardian_aad(child_id, guardian.address), guardian.sealed)
+            # The same people with the same accounts and keys: a correction is no new guardian.
             session.add(
                 Guardian(
                     child_id=_hex(successor),
                     address=guardian.address,
                     document_commitment=guardian.document_commitment,
                     sealed=_seal(tutela, _guardian_aad(successor, guardian.address), payload),
-                    keystore=guardian.keystore,
+                    account_id=guardian.account_id,
                     added_at=now,
                 )
             )
@@ -321,6 +340,9 @@ def add_guardian(
 ) -> ChildView:
     """Adds a guardian to an active child.
 
+    A guardian who has no account yet gets one, with a new key and activation code, shown
+    once in the view's ``activation_codes``; one who guards another child keeps their key.
+
     Raises:
         InputError: a malformed guardian.
         ConflictError: the document is already one of the child's guardians.
@@ -335,7 +357,10 @@ def add_guardian(
         tutela.minute(),
     )
 
+    codes: list[ActivationCode] = []
+
     def prepare(session: Session) -> Prepared:
+        codes.clear()
         child = _child_by_card(session, card_text)
         child_id = active_child_id(tutela, child, "its guardians can no longer change")
         commitment = "0x" + document_commitment(tutela.commitment_key, guardian.document).hex()
@@ -344,12 +369,16 @@ def add_guardian(
         ):
             raise ConflictError("this document is already one of the child's guardians")
         registrar = staff_acting_as(session, StaffRole.REGISTRAR, acting_as)
-        key, row = _new_guardian(tutela, session, child_id, guardian, datetime.now(UTC))
-        call = tutela.registry.add_guardian(child_id, key)
-        return Prepared(tutela.signer_of(registrar), [Call.of(call, guardian=row.id)])
+        new = _new_guardian(tutela, session, child_id, guardian, now_of(tutela))
+        call = tutela.registry.add_guardian(child_id, new.key)
+        context: dict[str, object] = {"guardian": new.row.id}
+        if new.code is not None:
+            codes.append(new.code)
+            context["accounts"] = [new.row.account_id]
+        return Prepared(tutela.signer_of(registrar), [Call.of(call, **context)])
 
     tutela.carry_out(intent, prepare)
-    return show_child(tutela, card_text)
+    return replace(show_child(tutela, card_text), activation_codes=tuple(codes))
 
 
 def remove_guardian(
@@ -380,7 +409,7 @@ def remove_guardian(
         child_id = active_child_id(tutela, child, "its guardians can no longer change")
         guardian = guardian_by_document(tutela, session, child.child_id, normalised)
         registrar = staff_acting_as(session, StaffRole.REGISTRAR, acting_as)
-        guardian.removed_at = datetime.now(UTC)
+        guardian.removed_at = now_of(tutela)
         call = tutela.registry.remove_guardian(child_id, guardian.address)
         return Prepared(tutela.signer_of(registrar), [Call.of(call, guardian=guardian.id)])
 
@@ -456,36 +485,70 @@ def _current_guardians(session: Session, child_id: str) -> list[Guardian]:
     return list(session.scalars(query).all())
 
 
+@dataclass(frozen=True)
+class _NewGuardian:
+    key: GuardianKey
+    row: Guardian
+    code: ActivationCode | None  # set when the guardian's account was made just now
+
+
 def _new_guardian(
     tutela: Tutela, session: Session, child_id: ChildId, guardian: GuardianInput, now: datetime
-) -> tuple[GuardianKey, Guardian]:
-    keystore, address = new_keystore(
-        tutela.keystore_password, work_factor=tutela.settings.keystore_work_factor
-    )
-    commitment = document_commitment(tutela.commitment_key, guardian.document)
-    payload = {"name": guardian.name, "document": guardian.document, "email": guardian.email}
+) -> _NewGuardian:
+    account, code = account_for(tutela, session, guardian, now)
+    payload = {
+        "name": guardian.name,
+        "document": guardian.document,
+        "email": guardian.email,
+        "phone": guardian.phone,
+    }
     row = Guardian(
         child_id=_hex(child_id),
-        address=address,
-        document_commitment="0x" + commitment.hex(),
-        sealed=_seal(tutela, _guardian_aad(child_id, address), payload),
-        keystore=keystore,
+        address=account.address,
+        document_commitment=account.document_commitment,
+        sealed=_seal(tutela, _guardian_aad(child_id, account.address), payload),
+        account_id=account.id,
         added_at=now,
     )
     session.add(row)
     session.flush()
-    return GuardianKey(account=address, document_commitment=commitment), row
+    key = GuardianKey.stored(account.address, account.document_commitment)
+    return _NewGuardian(key, row, code)
 
 
 def _guardian_view(tutela: Tutela, child_id: ChildId, guardian: Guardian) -> GuardianView:
     data = _open(tutela, _guardian_aad(child_id, guardian.address), guardian.sealed)
     return GuardianView(
-        name=data["name"], document=data["document"], email=data["email"], address=guardian.address
+        name=data["name"],
+        document=data["document"],
+        email=data["email"],
+        address=guardian.address,
+        phone=data.get("phone"),
     )
 
 
 def open_guardian(tutela: Tutela, child_id: ChildId, guardian: Guardian) -> GuardianView:
     return _guardian_view(tutela, child_id, guardian)
+
+
+def guardian_payload(tutela: Tutela, guardian: Guardian) -> dict[str, Any]:
+    """A guardianship's sealed name, document, e-mail and phone (a read of personal data)."""
+    child_id = ChildId(bytes.fromhex(guardian.child_id.removeprefix("0x")))
+    return _open(tutela, _guardian_aad(child_id, guardian.address), guardian.sealed)
+
+
+def seal_guardian_payload(
+    tutela: Tutela, child_id_hex: str, address: str, payload: dict[str, Any]
+) -> bytes:
+    """Seals a guardianship's details for the row of ``address`` on this child record."""
+    child_id = ChildId(bytes.fromhex(child_id_hex.removeprefix("0x")))
+    return _seal(tutela, _guardian_aad(child_id, address), payload)
+
+
+def child_data(tutela: Tutela, child: Child) -> dict[str, Any]:
+    """A child record's sealed names, birth date and birth place (a read of personal data)."""
+    child_id = ChildId(bytes.fromhex(child.child_id.removeprefix("0x")))
+    return _open(tutela, _child_aad(child_id), child.sealed)
 
 
 def _current_record(tutela: Tutela, card_text: str) -> str:

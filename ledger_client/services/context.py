@@ -51,6 +51,10 @@ class Tutela:
     commitment_key: CommitmentKey
     outbox: Outbox
     clock: Callable[[], float] = time.time
+    # True where a background indexer follows the chain (``tutela serve``/``worker``): reads
+    # take the index as it is, and only writes bring it up to date, so a page costs no
+    # round trip to the node and its writer still reads its own write at once.
+    background_index: bool = False
     _signers: dict[str, LocalSigner] = field(default_factory=dict)
 
     @property
@@ -61,6 +65,11 @@ class Tutela:
         """Now, as the next block will see it (the node may run ahead of the wall clock)."""
         latest = rpc(lambda: self.w3.eth.get_block("latest"))
         return max(int(self.clock()), int(latest["timestamp"]))
+
+    def read_time(self) -> int:
+        """Now, for judging what a read shows (time left, expired): the chain's time, or the
+        wall clock where a background indexer runs and a page must not ask the node."""
+        return int(self.clock()) if self.background_index else self.chain_time()
 
     def signer_for(self, address: str, keystore: dict[str, object]) -> LocalSigner:
         if address not in self._signers:
@@ -131,14 +140,21 @@ class Tutela:
                 self.outbox.enqueue_many(session, prepared.signer, actions)
             else:
                 keys = [first.key]
-        return [self.outbox.settle(key) for key in keys]
+        settled = [self.outbox.settle(key) for key in keys]
+        if self.background_index:
+            # The page after a write shows it, without waiting for the background indexer.
+            self.refresh_index(after_write=True)
+        return settled
 
-    def refresh_index(self) -> None:
+    def refresh_index(self, *, after_write: bool = False) -> None:
         """Brings the event index up to the chain's head before a read.
 
         About a millisecond when nothing is new. When another process is indexing (the node's
-        background indexer holds PostgreSQL's lock), its work is what the read sees.
+        background indexer holds PostgreSQL's lock), its work is what the read sees. Where a
+        background indexer runs, only a write (``after_write``) refreshes.
         """
+        if self.background_index and not after_write:
+            return
         with suppress(IndexerBusyError):
             index_once(
                 self.database,

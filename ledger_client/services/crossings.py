@@ -27,7 +27,9 @@ from ledger_client.services.children import (
     record_chain,
 )
 from ledger_client.services.context import Prepared, Tutela, staff_acting_as
+from ledger_client.services.guardian_keys import unlock_guardian_key
 from ledger_client.store.models import Child, CrossingRequest, Guardian, StaffRole
+from ledger_client.store.portal_models import GuardianAccount
 
 DEFAULT_EXPIRY_MINUTES = 60
 MAX_EXPIRY_MINUTES = 7 * 24 * 60
@@ -136,7 +138,7 @@ def request_crossing(
                     associated_data=_companion_aad(intent.key),
                 ).to_bytes(),
                 requested_by=officer.id,
-                requested_at=datetime.now(UTC),
+                requested_at=datetime.fromtimestamp(tutela.clock(), UTC),
             )
         )
         call = tutela.ledger.request_crossing(child_id, chosen, code, companion, expires_at)
@@ -154,48 +156,133 @@ def decide_as_guardian(
     tutela: Tutela,
     request_text: str,
     *,
-    guardian_document: str,
     approve: bool,
+    secret: str,
+    account_id: int | None = None,
+    guardian_document: str | None = None,
     idempotency_key: str | None = None,
 ) -> DecisionView:
-    """The guardian with this document signs an EIP-712 decision; the relayer sends it.
+    """A guardian signs an EIP-712 decision with their own key; the relayer sends it.
+
+    The guardian is named by their account or by their document (exactly one). ``secret``
+    (their PIN or password, or the activation code before activation) opens their key in
+    memory for the one signature; nothing keeps the key afterwards. Each try of the secret
+    is counted, even when the decision is refused.
 
     Raises:
-        NotFoundError: unknown request, or no current guardian with this document.
+        InputError: a malformed request number or document, or not exactly one of
+            ``account_id`` and ``guardian_document``.
+        NotFoundError: unknown request, or the account or document is no current guardian
+            of the request's child.
+        ConflictError: the guardian has no key of their own yet (enrolled before accounts).
+        SignatureError: a wrong secret, or an expired activation code.
+        GuardianLockedError: too many wrong secrets in a row; the message says until when.
         ContractRevertError: the ledger refused (expired, decided already, not pending).
     """
     request_id = parse_request_id(request_text)
-    document = normalise_document(guardian_document)
+    decider, address = deciding_account(
+        tutela, request_text, account_id=account_id, guardian_document=guardian_document
+    )
     # A guardian decides a request once; the contract refuses a second decision anyway.
+    # The secret is no part of the action: a retry with another secret is the same action.
     intent = tutela.intent(
         "guardian-decision",
-        {"request": request_id, "document": document, "approve": approve},
+        {"request": request_id, "guardian": address, "approve": approve},
         idempotency_key,
         request_id,
     )
+    signature, deadline = _signed_decision(tutela, decider, request_id, approve, secret)
 
     def prepare(session: Session) -> Prepared:
         stored = _stored_request(session, request_id)
-        guardian = guardian_by_document(tutela, session, stored.child_id, document)
+        if _current_guardian_row(session, stored.child_id, decider) is None:
+            raise NotFoundError(f"there is no crossing request {request_id}")
         relayer = staff_acting_as(session, StaffRole.RELAYER, None)
-        signer = tutela.signer_for(guardian.address, guardian.keystore)
+        call = tutela.ledger.decide_by_sig(request_id, address, approve, deadline, signature)
+        return Prepared(tutela.signer_of(relayer), [Call.of(call)])
+
+    (item,) = tutela.carry_out(intent, prepare)
+    return _decision_from(tutela, request_id, tutela.receipt_of(item), "GuardianDecided")
+
+
+def deciding_account(
+    tutela: Tutela,
+    request_text: str,
+    *,
+    account_id: int | None = None,
+    guardian_document: str | None = None,
+) -> tuple[int, str]:
+    """The account and address that would decide this request, checked before any secret.
+
+    Lets an entry point refuse an unknown request or a stranger before asking for a PIN.
+
+    Raises:
+        InputError: as for :func:`decide_as_guardian`.
+        NotFoundError: unknown request, or not a current guardian of the request's child.
+        ConflictError: a guardian enrolled before accounts, who has no key of their own yet.
+    """
+    request_id = parse_request_id(request_text)
+    if (account_id is None) == (guardian_document is None):
+        raise InputError("name the deciding guardian by account or by document, exactly one")
+    with tutela.database.reading() as session:
+        stored = _stored_request(session, request_id)
+        if guardian_document is not None:
+            named = guardian_by_document(
+                tutela, session, stored.child_id, normalise_document(guardian_document)
+            )
+            if named.account_id is None:
+                raise ConflictError(
+                    "this guardian has no key of their own yet: the registry must re-verify "
+                    "them in person ('tutela guardian reverify')"
+                )
+            account_id = named.account_id
+        assert account_id is not None  # exactly one of the two was given
+        row = _current_guardian_row(session, stored.child_id, account_id)
+        if row is None:
+            if guardian_document is not None:
+                raise ConflictError(
+                    "this guardian's key changed and this child's record still names the old "
+                    "one: the registry must re-verify them again"
+                )
+            # The same answer as for an unknown request: an account learns nothing of
+            # another family's requests by trying their numbers.
+            raise NotFoundError(f"there is no crossing request {request_id}")
+        return account_id, row.address
+
+
+def _current_guardian_row(session: Session, child_id: str, account_id: int) -> Guardian | None:
+    """The account's current guardianship of this child record, under its current key."""
+    account = session.get(GuardianAccount, account_id)
+    if account is None:
+        return None
+    return session.scalar(
+        select(Guardian).where(
+            Guardian.child_id == child_id,
+            Guardian.account_id == account_id,
+            Guardian.address == account.address,
+            Guardian.removed_at.is_(None),
+        )
+    )
+
+
+def _signed_decision(
+    tutela: Tutela, account_id: int, request_id: RequestId, approve: bool, secret: str
+) -> tuple[bytes, int]:
+    """Opens the guardian's key with their secret, signs, and lets the key go."""
+    signer = unlock_guardian_key(tutela, account_id, secret)
+    try:
         deadline = tutela.chain_time() + SIGNATURE_LIFETIME
         message = decision_message(
             chain_id=tutela.chain_id,
             ledger_address=tutela.ledger.address,
             request_id=request_id,
-            guardian=guardian.address,
+            guardian=signer.address,
             approve=approve,
             deadline=deadline,
         )
-        signature = signer.sign_typed_data(message)
-        call = tutela.ledger.decide_by_sig(
-            request_id, guardian.address, approve, deadline, signature
-        )
-        return Prepared(tutela.signer_of(relayer), [Call.of(call)])
-
-    (item,) = tutela.carry_out(intent, prepare)
-    return _decision_from(tutela, request_id, tutela.receipt_of(item), "GuardianDecided")
+        return signer.sign_typed_data(message), deadline
+    finally:
+        del signer
 
 
 def decide_as_protection(
@@ -372,11 +459,23 @@ def parse_request_id(text: str) -> RequestId:
 def companion_of(tutela: Tutela, request_id: int) -> dict[str, str]:
     """The companion's sealed name and document (a staff read of personal data)."""
     with tutela.database.reading() as session:
-        stored = _stored_request(session, RequestId(request_id))
-        sealed = SealedRecord.from_bytes(stored.companion_sealed)
-        aad = _companion_aad(stored.action_key)
-    data = open_json(tutela.master_key, sealed, associated_data=aad)
+        return open_companion(tutela, _stored_request(session, RequestId(request_id)))
+
+
+def open_companion(tutela: Tutela, stored: CrossingRequest) -> dict[str, str]:
+    """The companion's name and document sealed with a stored request."""
+    sealed = SealedRecord.from_bytes(stored.companion_sealed)
+    data = open_json(tutela.master_key, sealed, associated_data=_companion_aad(stored.action_key))
     return {"name": str(data["name"]), "document": str(data["document"])}
+
+
+def stored_request(session: Session, request_id: RequestId) -> CrossingRequest:
+    """The store's half of a request.
+
+    Raises:
+        NotFoundError: the request is unknown to this registry.
+    """
+    return _stored_request(session, request_id)
 
 
 def _decision_from(

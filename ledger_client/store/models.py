@@ -71,6 +71,9 @@ class StaffMember(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     # A removed member's row stays, so that what they did can still be attributed.
     removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    # The portal login: a scrypt hash (werkzeug's format) and an optional sealed TOTP seed.
+    password_hash: Mapped[str | None] = mapped_column(String(255), default=None)
+    totp_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
 
 
 class Child(Base):
@@ -79,6 +82,9 @@ class Child(Base):
     child_id: Mapped[str] = mapped_column(String(34), primary_key=True)
     card_number: Mapped[str] = mapped_column(String(10), unique=True)
     commitment: Mapped[str] = mapped_column(String(66), index=True)
+    # A keyed hash of the names and birth date alone, so the registry desk can warn of a
+    # likely duplicate born elsewhere without opening every sealed record.
+    name_birth_lookup: Mapped[str | None] = mapped_column(String(66), index=True, default=None)
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
     status: Mapped[str] = mapped_column(String(16))
     policy: Mapped[str] = mapped_column(String(16))
@@ -96,9 +102,11 @@ class Guardian(Base):
     address: Mapped[str] = mapped_column(String(42), index=True)
     document_commitment: Mapped[str] = mapped_column(String(66), index=True)
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
-    # Custodial until guardians hold their own secret (the portal issue): the keystore's
-    # password is the data folder's keystore password.
-    keystore: Mapped[dict[str, object]] = mapped_column(JSON)
+    # The person behind this guardianship, who holds the key of ``address`` under their own
+    # secret; rows older than guardian accounts have none until re-verified in person.
+    account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("guardian_accounts.id"), index=True, default=None
+    )
     added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
@@ -126,5 +134,7 @@ class CrossingRequest(Base):
     requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
-# The outbox's tables live on the same metadata, so Alembic and the tests see them.
+# The outbox's and the portal's tables live on the same metadata, so Alembic and the tests
+# see them.
 from ledger_client.outbox import models as _outbox_models  # noqa: E402, F401
+from ledger_client.store import portal_models as _portal_models  # noqa: E402, F401

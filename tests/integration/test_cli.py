@@ -103,13 +103,19 @@ class Result:
 
 
 def approve(request: str, document: str) -> tuple[str, ...]:
-    return ("crossing", "decide", request, "--guardian", document, "--approve")
+    """A guardian's approval; the secret (PIN, password or activation code) comes on stdin."""
+    return (
+        "crossing", "decide", request, "--guardian-document", document, "--approve",
+        "--secret-stdin",
+    )  # fmt: skip
 
 
-def tutela(*args: str | Path) -> Result:
+def tutela(*args: str | Path, stdin: str = "") -> Result:
+    """Runs the command with ``stdin`` as its input (empty: a prompt would find none)."""
     arguments = tuple(str(a) for a in args)
     done = subprocess.run(
         [str(TUTELA), *arguments],
+        input=stdin,
         capture_output=True,
         text=True,
         env=ENV,
@@ -119,10 +125,10 @@ def tutela(*args: str | Path) -> Result:
     return Result(arguments, done.returncode, done.stdout, done.stderr)
 
 
-def tutela_side_by_side(commands: Sequence[Sequence[str | Path]]) -> list[Result]:
+def tutela_side_by_side(commands: Sequence[Sequence[str | Path]], stdin: str = "") -> list[Result]:
     """Runs independent commands at once: most of a command's time is its imports."""
     with ThreadPoolExecutor(max_workers=3) as pool:
-        return list(pool.map(lambda args: tutela(*args), commands))
+        return list(pool.map(lambda args: tutela(*args, stdin=stdin), commands))
 
 
 def free_port() -> int:
@@ -144,6 +150,7 @@ class Prepared:
     data_dir: Path
     card: str
     request: str
+    codes: dict[str, str]  # the parents' activation codes, by document
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +178,8 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> Prepared:
             companion_name="Ion Popescu",
             companion_document=FATHER_DOCUMENT,
         )
-    return Prepared(data_dir=data_dir, card=child.card, request=str(request.request))
+    codes = {c.document: c.code for c in child.activation_codes}
+    return Prepared(data_dir=data_dir, card=child.card, request=str(request.request), codes=codes)
 
 
 @pytest.fixture
@@ -197,6 +205,9 @@ def test_the_whole_story_with_json_at_every_step(tmp_path: Path) -> None:
         "child", "enrol", *CHILD, "--guardian", FATHER, "--guardian", MOTHER, "--json", *d
     ).json()
     card, child_id = enrolled["card"], enrolled["child_id"]
+    codes = {c["document"]: c["code"] for c in enrolled["activation_codes"]}
+    assert sorted(codes) == sorted([FATHER_DOCUMENT, MOTHER_DOCUMENT])
+    assert all(len(code) == len("XXXX-XXXX-XXXX-XXXX") for code in codes.values())
     assert card == format_card(card)
     assert child_id.startswith("0x")
     assert len(child_id) == 34
@@ -216,13 +227,24 @@ def test_the_whole_story_with_json_at_every_step(tmp_path: Path) -> None:
     assert asked["status"] == "pending"
     assert asked["crossing"]["companion_is_guardian"] is True
 
-    father = tutela(*approve(number, FATHER_DOCUMENT), "--json", *d).json()
+    father = tutela(
+        *approve(number, FATHER_DOCUMENT), "--json", *d, stdin=codes[FATHER_DOCUMENT] + "\n"
+    ).json()
     assert father["decision"]["counted"] is False
     assert father["status"] == "pending"
     refused = tutela("crossing", "record", number, "--outcome", "crossed", "--json", *d)
     refused.assert_refused("not approved")
 
-    mother = tutela(*approve(number, MOTHER_DOCUMENT), "--json", *d).json()
+    # The mother activates her account first, then decides with her PIN.
+    activated = tutela(
+        "guardian", "activate", "--document", "md-0877-1290",
+        "--code", codes[MOTHER_DOCUMENT].lower().replace("-", ""),
+        "--password-stdin", "--json", *d,
+        stdin="a long walk by the river Prut\n406213\n",
+    ).json()["account"]  # fmt: skip
+    assert activated["activated"] is True
+    assert activated["address"] == child["guardians"][1]["address"]
+    mother = tutela(*approve(number, MOTHER_DOCUMENT), "--json", *d, stdin="406213\n").json()
     assert mother["decision"]["counted"] is True
     assert mother["status"] == "approved"
     recorded = tutela("crossing", "record", number, "--outcome", "crossed", "--json", *d).json()
@@ -244,9 +266,23 @@ def test_the_whole_story_with_json_at_every_step(tmp_path: Path) -> None:
     assert all(h.startswith("0x") and len(h) == TX_HASH for h in hashes)
     assert len(set(hashes)) == 4
 
-    grandmother = "Vera Popescu;MD-5550-0001;vera.popescu@example.org"
-    added = tutela("guardian", "add", card, grandmother, "--json", *d).json()["child"]
+    grandmother = "Vera Popescu;MD-5550-0001;vera.popescu@example.org;+373 69 555 001"
+    added_json = tutela("guardian", "add", card, grandmother, "--json", *d).json()
+    added = added_json["child"]
     assert [g["document"] for g in added["guardians"]][-1] == "MD55500001"
+    assert added["guardians"][-1]["phone"] == "+37369555001"
+    assert [c["document"] for c in added_json["activation_codes"]] == ["MD55500001"]
+
+    # The registry sees the mother in person again (she lost her phone): a new key and code;
+    # her old PIN no longer opens anything.
+    reverified = tutela("guardian", "reverify", card, "--document", MOTHER_DOCUMENT, *d).text()
+    assert "activation code (shown only this once): " in reverified
+    new_code = reverified.split("activation code (shown only this once): ")[1].split()[0]
+    assert len(new_code) == len("XXXX-XXXX-XXXX-XXXX")
+    assert new_code != codes[MOTHER_DOCUMENT]
+    moved = tutela("child", "show", card, "--json", *d).json()["child"]["guardians"]
+    [mother_now] = [g for g in moved if g["document"] == MOTHER_DOCUMENT]
+    assert mother_now["address"] != child["guardians"][1]["address"]
     removed = tutela("guardian", "remove", card, "md 5550 0001", "--json", *d).json()["child"]
     assert [g["document"] for g in removed["guardians"]] == [FATHER_DOCUMENT, MOTHER_DOCUMENT]
 
@@ -355,7 +391,8 @@ def test_commands_use_a_running_node_and_kill_9_loses_nothing(
             "pid": node.process.pid,
         }
         # The node holds the chain's lock, so these can only succeed through it (-v says so).
-        decided = tutela("-v", *approve(number, MOTHER_DOCUMENT), "--json", *d)
+        mother = prepared.codes[MOTHER_DOCUMENT]
+        decided = tutela("-v", *approve(number, MOTHER_DOCUMENT), "--json", *d, stdin=mother)
         recorded = tutela("-v", "crossing", "record", number, "--outcome", "crossed", "--json", *d)
         entry = tutela(
             "-v", "crossing", "request", card, *ENTRY, "--companion-document", MOTHER_DOCUMENT,
@@ -463,7 +500,10 @@ def test_bad_input_is_one_line_on_stderr_and_changes_nothing(
              "--companion-name", "Ion Popescu", "--companion-document", "X1", *d)  # fmt: skip
 
     before = fingerprint(prepared.data_dir)
-    *results, misuse = tutela_side_by_side([*(args for args, _ in cases), usage])
+    # A secret on stdin for the decisions: they must be refused before it is ever tried.
+    *results, misuse = tutela_side_by_side(
+        [*(args for args, _ in cases), usage], stdin=prepared.codes[MOTHER_DOCUMENT] + "\n"
+    )
     problems = [
         problem
         for (_, expected), result in zip(cases, results, strict=True)
@@ -504,7 +544,7 @@ def test_a_decision_on_an_expired_request_is_refused(prepared: Prepared, own_cop
         assert session.url is None  # no node runs: the chain is opened in this process
         for method, params in (("evm_increaseTime", [120]), ("evm_mine", [])):
             assert "error" not in session.provider.make_request(method, params)
-    refused = tutela(*approve(number, MOTHER_DOCUMENT), *d)
+    refused = tutela(*approve(number, MOTHER_DOCUMENT), *d, stdin=prepared.codes[MOTHER_DOCUMENT])
     refused.assert_refused("expired")
     shown = tutela("crossing", "show", number, "--json", *d).json()
     assert shown["status"] == "expired"

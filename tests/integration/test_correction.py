@@ -8,6 +8,7 @@ from ledger_client.contracts.types import ChildId, ChildStatus
 from ledger_client.errors import ConflictError, InputError
 from ledger_client.services import children, crossings
 from tests.conftest import World
+from tests.integration.guardian_codes import decide, keep
 
 GUARDIAN = "Dan Lupu;MD1112223;dan@example.org"
 
@@ -23,21 +24,22 @@ def _cross(world: World, card: str) -> int:
         companion_document="MD1112223",
     )
     crossings.decide_as_protection(tutela, str(request.request), approve=True)
-    crossings.decide_as_guardian(
-        tutela, str(request.request), guardian_document="MD1112223", approve=True
-    )
+    decide(tutela, str(request.request), "MD1112223")
     return crossings.record_outcome(tutela, str(request.request), outcome="crossed").request
 
 
 def test_a_corrected_record_keeps_its_guardians_and_history(world: World) -> None:
     tutela = world.tutela
-    first = children.enrol_child(
+    first = keep(
         tutela,
-        given_name="Ana",
-        family_name="Lupu",
-        birth_date="2018-02-01",
-        birth_place="Orhei",
-        guardian_specs=[GUARDIAN],
+        children.enrol_child(
+            tutela,
+            given_name="Ana",
+            family_name="Lupu",
+            birth_date="2018-02-01",
+            birth_place="Orhei",
+            guardian_specs=[GUARDIAN],
+        ),
     )
     before = _cross(world, first.card)
 

@@ -43,6 +43,7 @@ from ledger_client.services.children import child_by_card, record_chain
 from ledger_client.services.context import Tutela
 from ledger_client.store.database import Database
 from tests.conftest import World
+from tests.integration.guardian_codes import decide, keep
 
 FATHER = "Ion Popescu;MD-0912-3345;ion.popescu@example.org"
 MOTHER = "Elena Popescu;MD-0877-1290;elena.popescu@example.org"
@@ -54,13 +55,16 @@ def tell_story(tutela: Tutela, family: str = "Popescu") -> dict[str, str]:
 
     Returns the cards of the children, by name.
     """
-    maria = children.enrol_child(
+    maria = keep(
         tutela,
-        given_name="Maria",
-        family_name=family,
-        birth_date="2016-04-12",
-        birth_place="Chișinău",
-        guardian_specs=[FATHER, MOTHER],
+        children.enrol_child(
+            tutela,
+            given_name="Maria",
+            family_name=family,
+            birth_date="2016-04-12",
+            birth_place="Chișinău",
+            guardian_specs=[FATHER, MOTHER],
+        ),
     )
 
     def ask(card: str, direction: str = "exit", companion: str = FATHER_DOC) -> str:
@@ -76,13 +80,13 @@ def tell_story(tutela: Tutela, family: str = "Popescu") -> dict[str, str]:
 
     # The family rule: the father travels, so the mother must approve too.
     first = ask(maria.card)
-    crossings.decide_as_guardian(tutela, first, guardian_document=FATHER_DOC, approve=True)
-    crossings.decide_as_guardian(tutela, first, guardian_document=MOTHER_DOC, approve=True)
+    decide(tutela, first, FATHER_DOC)
+    decide(tutela, first, MOTHER_DOC)
     crossings.record_outcome(tutela, first, outcome="crossed")
     # Distinct companions: the same request twice in a minute is one request (idempotency).
     # A denial lifted by a court order.
     second = ask(maria.card, companion="MD55550002")
-    crossings.decide_as_guardian(tutela, second, guardian_document=MOTHER_DOC, approve=False)
+    decide(tutela, second, MOTHER_DOC, approve=False)
     crossings.override_by_court_order(tutela, second, court_order="CO-2024-117")
     crossings.record_outcome(tutela, second, outcome="turned-back")
     # An entry needs nobody's approval.
@@ -90,13 +94,13 @@ def tell_story(tutela: Tutela, family: str = "Popescu") -> dict[str, str]:
     # Child protection co-approves, a guardian completes; then nobody records: it expires.
     fourth = ask(maria.card, companion="MD55550004")
     crossings.decide_as_protection(tutela, fourth, approve=True)
-    crossings.decide_as_guardian(tutela, fourth, guardian_document=FATHER_DOC, approve=True)
+    decide(tutela, fourth, FATHER_DOC)
     # Guardians change, the record is corrected, and the crossings go on under the new one.
-    children.add_guardian(tutela, maria.card, "Ana Rusu;MD-1111-2222;ana@example.org")
+    keep(tutela, children.add_guardian(tutela, maria.card, "Ana Rusu;MD-1111-2222;ana@example.org"))
     children.remove_guardian(tutela, maria.card, "MD11112222")
     corrected = children.correct_child(tutela, maria.card, birth_place="Bălți")
     fifth = ask(corrected.card, companion="MD55550005")
-    crossings.decide_as_guardian(tutela, fifth, guardian_document=FATHER_DOC, approve=True)
+    decide(tutela, fifth, FATHER_DOC)
     crossings.record_outcome(tutela, fifth, outcome="turned-back")
     ion = children.enrol_child(
         tutela,
@@ -114,13 +118,16 @@ def tell_story(tutela: Tutela, family: str = "Popescu") -> dict[str, str]:
 
 def short_story(tutela: Tutela, family: str) -> str:
     """A child crosses with a stranger after a guardian's approval; returns the card."""
-    child = children.enrol_child(
+    child = keep(
         tutela,
-        given_name="Dan",
-        family_name=family,
-        birth_date="2015-05-05",
-        birth_place="Soroca",
-        guardian_specs=[FATHER, MOTHER],
+        children.enrol_child(
+            tutela,
+            given_name="Dan",
+            family_name=family,
+            birth_date="2015-05-05",
+            birth_place="Soroca",
+            guardian_specs=[FATHER, MOTHER],
+        ),
     )
     request = crossings.request_crossing(
         tutela,
@@ -131,7 +138,7 @@ def short_story(tutela: Tutela, family: str) -> str:
         companion_document="MD55550009",
     )
     number = str(request.request)
-    crossings.decide_as_guardian(tutela, number, guardian_document=MOTHER_DOC, approve=True)
+    decide(tutela, number, MOTHER_DOC)
     crossings.record_outcome(tutela, number, outcome="crossed")
     return child.card
 

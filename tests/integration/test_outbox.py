@@ -25,6 +25,7 @@ from ledger_client.services import actions, children, crossings
 from ledger_client.services.context import Tutela
 from ledger_client.store.models import CrossingRequest
 from tests.conftest import World, _world, make_settings
+from tests.integration.guardian_codes import decide, keep
 
 MOTHER = "Elena Rusu;MD-0877-1290;elena.rusu@example.org"
 
@@ -42,13 +43,16 @@ def store_world(
 
 
 def _enrol(tutela: Tutela, given_name: str = "Ana") -> children.ChildView:
-    return children.enrol_child(
+    return keep(
         tutela,
-        given_name=given_name,
-        family_name="Rusu",
-        birth_date="2017-03-02",
-        birth_place="Bălți",
-        guardian_specs=[MOTHER],
+        children.enrol_child(
+            tutela,
+            given_name=given_name,
+            family_name="Rusu",
+            birth_date="2017-03-02",
+            birth_place="Bălți",
+            guardian_specs=[MOTHER],
+        ),
     )
 
 
@@ -197,9 +201,7 @@ def test_two_outcomes_queued_for_one_request_settle_once(
     tutela = store_world.tutela
     child = _enrol(tutela)
     request = _request(tutela, child.card)
-    crossings.decide_as_guardian(
-        tutela, str(request.request), guardian_document="MD08771290", approve=True
-    )
+    decide(tutela, str(request.request), "MD08771290")
     with monkeypatch.context() as patch:
         _crash_after_commit(patch)
         for key, outcome in (("desk-1", "crossed"), ("desk-2", "turned-back")):

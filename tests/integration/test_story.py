@@ -7,6 +7,7 @@ import pytest
 from ledger_client.contracts.reverts import CrossingLedgerNotApproved
 from ledger_client.services import children, crossings
 from tests.conftest import World
+from tests.integration.guardian_codes import code_of, keep
 
 FATHER = "Ion Popescu;MD-0912-3345;ion.popescu@example.org"
 MOTHER = "Elena Popescu;MD-0877-1290;elena.popescu@example.org"
@@ -14,13 +15,16 @@ MOTHER = "Elena Popescu;MD-0877-1290;elena.popescu@example.org"
 
 def test_a_guardian_travelling_with_the_child_needs_the_other_guardian(world: World) -> None:
     tutela = world.tutela
-    child = children.enrol_child(
+    child = keep(
         tutela,
-        given_name="Maria",
-        family_name="Popescu",
-        birth_date="2016-04-12",
-        birth_place="Chișinău",
-        guardian_specs=[FATHER, MOTHER],
+        children.enrol_child(
+            tutela,
+            given_name="Maria",
+            family_name="Popescu",
+            birth_date="2016-04-12",
+            birth_place="Chișinău",
+            guardian_specs=[FATHER, MOTHER],
+        ),
     )
     request = crossings.request_crossing(
         tutela,
@@ -33,14 +37,22 @@ def test_a_guardian_travelling_with_the_child_needs_the_other_guardian(world: Wo
     assert (request.status, request.companion_is_guardian) == ("pending", True)
 
     father = crossings.decide_as_guardian(
-        tutela, str(request.request), guardian_document="MD09123345", approve=True
+        tutela,
+        str(request.request),
+        guardian_document="MD09123345",
+        approve=True,
+        secret=code_of(tutela, "MD09123345"),
     )
     assert (father.counted, father.status) == (False, "pending")
     with pytest.raises(CrossingLedgerNotApproved):
         crossings.record_outcome(tutela, str(request.request), outcome="crossed")
 
     mother = crossings.decide_as_guardian(
-        tutela, str(request.request), guardian_document="MD-0877-1290", approve=True
+        tutela,
+        str(request.request),
+        guardian_document="MD-0877-1290",
+        approve=True,
+        secret=code_of(tutela, "MD-0877-1290"),
     )
     assert (mother.counted, mother.status) == (True, "approved")
     done = crossings.record_outcome(tutela, str(request.request), outcome="crossed")

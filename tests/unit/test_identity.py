@@ -268,7 +268,9 @@ def test_guardian_spec() -> None:
     ("spec", "message"),
     [
         ("Elena Pop;AB123456", "NAME;DOCUMENT;EMAIL"),
-        ("Elena;Pop;AB123456;e@x.md", "NAME;DOCUMENT;EMAIL"),
+        ("Elena;Pop;AB123456;e@x.md;+37369123456", "NAME;DOCUMENT;EMAIL"),
+        ("Elena Pop;AB123456;e@x.md;069 12", "phone number must start with"),
+        ("Elena Pop;AB123456;e@x.md;+373 69 12", "8 to 15 digits"),
         (";AB123456;e@x.md", "guardian name is empty"),
         ("E" * 101 + ";AB123456;e@x.md", "guardian name is longer than 100"),
         ("Elena Pop;;e@x.md", "document number is empty"),
