@@ -378,3 +378,22 @@ class GuardianInput:
                 "(parts separated by ';')"
             )
         return cls.parse(*parts)
+
+
+# Keeps the name-and-birth look-up apart from every other MAC made with the commitment key.
+NAME_BIRTH_DOMAIN: Final = b"tutela/name-birth/v1\x00"
+
+
+def name_birth_lookup(
+    key: CommitmentKey, given_name: str, family_name: str, birth_date: date
+) -> str:
+    """Return the keyed look-up of a child's names and birth date: ``0x`` and 64 hex digits.
+
+    ``HMAC-SHA256(key, b"tutela/name-birth/v1\\x00" + canonical form)``, where the canonical
+    form is the child commitment's (:func:`canonical_child`) with an
+    empty birth place: the same case folding, Unicode and cedilla rules, so "Maria Popescu"
+    and "MARIA  POPESCU" find each other. Keyed, so a copy of the store cannot be searched
+    for a guessed name and birth date.
+    """
+    data = ChildPersonalData(given_name, family_name, birth_date, "")
+    return "0x" + key.mac(NAME_BIRTH_DOMAIN + canonical_child(data)).hex()

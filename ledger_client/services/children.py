@@ -20,6 +20,7 @@ from ledger_client.identity import (
     GuardianInput,
     child_commitment,
     document_commitment,
+    name_birth_lookup,
     normalise_document,
 )
 from ledger_client.outbox.outbox import Call
@@ -142,6 +143,9 @@ def enrol_child(
                 card_number=_unused_card(session),
                 commitment="0x" + commitment.hex(),
                 sealed=_seal(tutela, _child_aad(child_id), _child_payload(data)),
+                name_birth_lookup=name_birth_lookup(
+                    tutela.commitment_key, data.given_name, data.family_name, data.birth_date
+                ),
                 status=ChildStatus.ACTIVE,
                 policy=str(chosen),
                 enrolled_by=registrar.id,
@@ -297,6 +301,9 @@ def correct_child(
                 card_number=_unused_card(session),
                 commitment="0x" + commitment.hex(),
                 sealed=_seal(tutela, _child_aad(successor), _child_payload(data)),
+                name_birth_lookup=name_birth_lookup(
+                    tutela.commitment_key, data.given_name, data.family_name, data.birth_date
+                ),
                 status=ChildStatus.ACTIVE,
                 policy=child.policy,
                 enrolled_by=registrar.id,

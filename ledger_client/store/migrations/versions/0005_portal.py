@@ -68,9 +68,7 @@ def upgrade() -> None:
         sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_portal_sessions")),
     )
-    op.create_index(
-        op.f("ix_portal_sessions_principal_id"), "portal_sessions", ["principal_id"]
-    )
+    op.create_index(op.f("ix_portal_sessions_principal_id"), "portal_sessions", ["principal_id"])
     op.create_table(
         "login_attempts",
         sa.Column("id", sa.Integer(), nullable=False),

@@ -1,0 +1,65 @@
+"""Locust users of ``portal_load.py``: a guardian reading the inbox, an officer opening the
+child check page of a scanned card. Started by portal_load.py, which passes the logins."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+from locust import HttpUser, constant, task
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from loopback_cookies import trust_loopback
+
+CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+class _LoggedIn(HttpUser):
+    abstract = True
+    wait_time = constant(0)
+    login_path = ""
+
+    def login_fields(self) -> dict[str, str]:
+        raise NotImplementedError
+
+    def on_start(self) -> None:
+        trust_loopback(self.client)
+        page = self.client.get(self.login_path, name="login")
+        token = CSRF.search(page.text)
+        assert token, "no login form"
+        answer = self.client.post(
+            self.login_path,
+            data={"csrf_token": token.group(1), **self.login_fields()},
+            name="login",
+            allow_redirects=False,
+        )
+        if answer.status_code != 303:
+            raise RuntimeError("login failed")
+
+
+class GuardianInbox(_LoggedIn):
+    login_path = "/guardian/login"
+
+    def login_fields(self) -> dict[str, str]:
+        guardian = json.loads(os.environ["TUTELA_BENCH_GUARDIAN"])
+        return {"document": guardian["document"], "password": guardian["password"]}
+
+    @task
+    def inbox(self) -> None:
+        self.client.get("/guardian/", name="page")
+
+
+class BorderLookup(_LoggedIn):
+    login_path = "/login"
+
+    def login_fields(self) -> dict[str, str]:
+        officer = json.loads(os.environ["TUTELA_BENCH_OFFICER"])
+        return {"name": officer["name"], "password": officer["password"], "code": ""}
+
+    @task
+    def lookup(self) -> None:
+        card = os.environ["TUTELA_BENCH_CARD"]
+        self.client.get(f"/border/children/{card}", name="page")
