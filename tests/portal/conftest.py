@@ -3,7 +3,7 @@ staff with portal logins, and clients logged in as each role."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
@@ -57,13 +57,13 @@ class Portal:
 
 
 @pytest.fixture
-def portal(embedded_world: World) -> Iterator[Portal]:
+def portal(embedded_world: World) -> Portal:
     tutela = embedded_world.tutela
     staff.add_staff(tutela, "investigator", "investigator")
     for name, password in STAFF_PASSWORDS.items():
         accounts.set_staff_password(tutela, name, password, totp=False)
     app = create_app(tutela, {"TESTING": True})
-    yield Portal(app, embedded_world)
+    return Portal(app, embedded_world)
 
 
 @pytest.fixture

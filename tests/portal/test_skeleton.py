@@ -21,12 +21,15 @@ def test_a_staff_member_logs_in_and_out_and_the_old_cookie_is_worthless(portal: 
 def test_every_page_has_the_security_headers(portal: Portal) -> None:
     response = portal.client().get("/login")
     csp = response.headers["Content-Security-Policy"]
-    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert "script-src 'self'" in csp
+    assert "frame-ancestors 'none'" in csp
     assert "unsafe-inline" not in csp
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Cache-Control"] == "no-store"
     cookie = portal.staff_client("registrar").get_cookie("tutela")
-    assert cookie is not None and cookie.secure and cookie.http_only
+    assert cookie is not None
+    assert cookie.secure
+    assert cookie.http_only
     assert cookie.same_site == "Lax"
 
 

@@ -60,9 +60,9 @@ def test_every_message_is_translated(language: str, english_messages: set[str]) 
         message = translated[msgid]
         assert message.string, f"{language}: no translation of {msgid!r}"
         assert not message.fuzzy, f"{language}: the translation of {msgid!r} is marked fuzzy"
-        assert set(PLACEHOLDER.findall(str(message.string))) == set(
-            PLACEHOLDER.findall(msgid)
-        ), f"{language}: placeholders differ in {msgid!r}"
+        assert set(PLACEHOLDER.findall(str(message.string))) == set(PLACEHOLDER.findall(msgid)), (
+            f"{language}: placeholders differ in {msgid!r}"
+        )
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
