@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import sys
 from pathlib import Path
 
-from locust import HttpUser, constant, task
+import gevent
+from locust import HttpUser, between, task
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from loopback_cookies import trust_loopback
@@ -17,9 +19,14 @@ from loopback_cookies import trust_loopback
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
+_logged_in_users: list[HttpUser] = []
+
+
 class _LoggedIn(HttpUser):
     abstract = True
-    wait_time = constant(0)
+    # Each user reads a page for THINK seconds on average before the next (0: none).
+    _think = float(os.environ.get("TUTELA_BENCH_THINK", "1"))
+    wait_time = between(_think / 2, _think * 1.5)
     login_path = ""
 
     def login_fields(self) -> dict[str, str]:
@@ -38,6 +45,14 @@ class _LoggedIn(HttpUser):
         )
         if answer.status_code != 303:
             raise RuntimeError("login failed")
+        _logged_in_users.append(self)
+        # Logins are slow on purpose (scrypt): pages are measured once all have logged in.
+        if len(_logged_in_users) == int(os.environ["TUTELA_BENCH_USERS"]):
+            self.environment.runner.stats.reset_all()
+        while len(_logged_in_users) < int(os.environ["TUTELA_BENCH_USERS"]):
+            gevent.sleep(0.05)
+        # People do not all click in the same instant.
+        gevent.sleep(random.uniform(0, self._think))
 
 
 class GuardianInbox(_LoggedIn):
