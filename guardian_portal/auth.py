@@ -105,8 +105,14 @@ def _view(endpoint: str) -> Callable[..., Any] | None:
 
 
 class StaffLoginForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
-    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
+    name = StringField(
+        _l("Name"),
+        validators=[DataRequired(_l("Type your name.")), Length(max=100)],
+    )
+    password = PasswordField(
+        _l("Password"),
+        validators=[DataRequired(_l("Type your password.")), Length(max=200)],
+    )
     code = StringField(
         _l("Code from your authenticator app (if you have one)"), validators=[Length(max=10)]
     )
@@ -114,9 +120,16 @@ class StaffLoginForm(FlaskForm):
 
 class GuardianLoginForm(FlaskForm):
     document = StringField(
-        _l("Identity document number"), validators=[DataRequired(), Length(max=40)]
+        _l("Identity document number"),
+        validators=[
+            DataRequired(_l("Type the number of your identity document.")),
+            Length(max=40),
+        ],
     )
-    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
+    password = PasswordField(
+        _l("Password"),
+        validators=[DataRequired(_l("Type your password.")), Length(max=200)],
+    )
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -30,8 +30,8 @@ CHILDREN = (
         "birth_date": "2016-04-12",
         "birth_place": "Chișinău",
         "guardian_specs": [
-            "Ion Popescu;MD-0912-3345;ion.popescu@example.org;+37369123456",
-            "Elena Popescu;MD-0877-1290;elena.popescu@example.org;+37369654321",
+            "Ion Popescu;MD-0912-3345;ion.popescu@example.org",
+            "Elena Popescu;MD-0877-1290;elena.popescu@example.org",
         ],
         "policy": "any",
     },
@@ -40,7 +40,7 @@ CHILDREN = (
         "family_name": "Ceban",
         "birth_date": "2013-09-30",
         "birth_place": "Bălți",
-        "guardian_specs": ["Tatiana Ceban;MD-0455-2201;tatiana.ceban@example.org;+37368111222"],
+        "guardian_specs": ["Tatiana Ceban;MD-0455-2201;tatiana.ceban@example.org"],
         "policy": "any",
     },
 )

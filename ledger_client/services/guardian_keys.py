@@ -32,6 +32,7 @@ from ledger_client.keys import (
     reencrypt_keystore,
     unlock_keystore,
 )
+from ledger_client.notify.enqueue import enqueue_activation_notice
 from ledger_client.services.context import Tutela
 from ledger_client.settings import PIN_PEPPER
 from ledger_client.store.portal_models import GuardianAccount
@@ -237,6 +238,9 @@ def account_for(
     )
     session.add(account)
     session.flush()
+    # The code also goes by e-mail, sealed in the notification outbox until delivered; it
+    # is undone with the account if the enrolment's transaction reverts.
+    enqueue_activation_notice(session, tutela.master_key, account.id, code, now)
     logger.info("guardian account %s created for %s", account.id, address)
     shown = ActivationCode(
         guardian.name, guardian.document, code, expires_at.isoformat(timespec="seconds")

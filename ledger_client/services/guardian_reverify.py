@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from ledger_client.contracts.types import ChildId, ChildStatus
 from ledger_client.errors import ConflictError
 from ledger_client.identity import GuardianInput, normalise_document
+from ledger_client.notify.enqueue import enqueue_activation_notice
 from ledger_client.outbox.outbox import Call
 from ledger_client.services.children import (
     active_child_id,
@@ -103,6 +104,8 @@ def reverify_guardian(
             previous = {name: _jsonable(getattr(account, name)) for name in REVERIFY_ACCOUNT_STATE}
             contact = open_contact(tutela, account)
             fresh = give_new_key(tutela, account, now)
+            session.flush()
+            enqueue_activation_notice(session, tutela.master_key, account.id, fresh, now)
             assert account.activation_expires_at is not None
             expires = as_utc(account.activation_expires_at).isoformat(timespec="seconds")
             shown.append(ActivationCode(contact["name"], contact["document"], fresh, expires))

@@ -15,6 +15,8 @@ tests silently skipped.
 - ``check_page(page, name)``: a screenshot and axe-core (and more, see
   ``tests.browser.desks.PageChecks``) on every page of a test; problems are kept and
   ``check_page.assert_clean()`` fails the test with all of them.
+- ``record_property(MEASURED, text)`` (``MEASURED`` from ``tests.browser.desks``): a
+  figure a test measured, listed at the end of the run.
 - ``smtp_listener``: a real SMTP server on loopback; ``wait_for(predicate, timeout)``.
 - ``portal``: ``tutela serve --demo`` as a real process, one for the session, mailing to
   the session's ``portal_mail`` listener (also ``portal.mail``); ``demo``: its logins.
@@ -22,15 +24,16 @@ tests silently skipped.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
-from tests.browser.desks import DemoLogins, PageChecks
+from tests.browser.desks import MEASURED, DemoLogins, PageChecks
 from tests.browser.support import (
+    ACTION_TIMEOUT_MS,
     CHROMIUM,
     CHROMIUM_ARGS,
     Portal,
@@ -43,8 +46,6 @@ from tests.browser.support import (
 )
 
 HERE = Path(__file__).parent
-# Long enough for a loaded two-core machine, short enough that a hang fails in seconds.
-ACTION_TIMEOUT_MS = 20_000
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -54,13 +55,31 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    report: pytest.TestReport = yield
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
     # The shared portal's complaints belong in the report of the test that met them.
     running = getattr(item, "funcargs", {}).get("portal")
     if report.failed and isinstance(running, Portal):
         report.sections.append(("portal stderr (end)", tail(running.stderr)))
     return report
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Lists what the tests measured (``record_property(MEASURED, text)``), pass or fail."""
+    measured = [
+        (report.nodeid, str(value))
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if isinstance(report, pytest.TestReport) and report.when == "call"
+        for name, value in report.user_properties
+        if name == MEASURED
+    ]
+    if measured:
+        terminalreporter.section("measured in the browser")
+        for nodeid, text in measured:
+            terminalreporter.write_line(f"{text}  ({nodeid})")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -134,10 +153,11 @@ def smtp_listener() -> Iterator[SmtpListener]:
 
 
 @pytest.fixture
-def check_page(screenshot: Screenshots) -> PageChecks:
+def check_page(screenshot: Screenshots, locale: str) -> PageChecks:
     """``check_page(page, name)``: a screenshot, axe-core and the other page checks of
-    ``tests.browser.desks.PageChecks``; ``check_page.assert_clean()`` at the end."""
-    return PageChecks(screenshot)
+    ``tests.browser.desks.PageChecks`` (``<html lang>`` is the ``locale``'s language);
+    ``check_page.assert_clean()`` at the end."""
+    return PageChecks(screenshot, language=locale.split("-")[0])
 
 
 @pytest.fixture(scope="session")

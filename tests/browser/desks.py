@@ -32,6 +32,8 @@ from tests.browser.support import (
 )
 
 DEMO_LOGINS_FILE: Final = "demo-logins.json"
+# The name of a test's ``record_property`` for a figure the run lists at its end.
+MEASURED: Final = "measured"
 # What a phone's browser looks like to the portal: a small, touch screen.
 PHONE: Final[dict[str, Any]] = {
     "viewport": {"width": 360, "height": 740},
@@ -189,6 +191,14 @@ class PageChecks:
             if declared != self.language:
                 self._found(f"{where}: <html lang={declared!r}>, expected {self.language!r}")
         return shot
+
+    def open(self, page: Page, url: str, name: str, *, status: int = 200) -> Path:
+        """Go to ``url``, check that it answers ``status``, then check the page as ``name``."""
+        response = page.goto(url)
+        answered = response.status if response is not None else None
+        if answered != status:
+            self._found(f"{name} ({url}): answered {answered}, expected {status}")
+        return self(page, name)
 
     def _found(self, problem: str) -> None:
         print(problem)

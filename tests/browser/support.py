@@ -47,6 +47,8 @@ AXE_SCRIPT: Final = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 SCREENSHOTS: Final = ROOT / "test-artifacts" / "screenshots"
 # The impacts that fail a test; "minor" and "moderate" ones are printed only.
 BLOCKING_IMPACTS: Final = frozenset({"serious", "critical"})
+# Long enough for a loaded two-core machine, short enough that a hang fails in seconds.
+ACTION_TIMEOUT_MS: Final = 20_000
 PORTAL_START_TIMEOUT: Final = 120.0
 PORTAL_STOP_TIMEOUT: Final = 10.0
 # The portal's local settings: fast keystores, mail to the test's listener, no TLS.
