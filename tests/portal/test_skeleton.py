@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
+from ledger_client.errors import InputError
+from ledger_client.services import accounts
 from tests.portal.conftest import Portal
-from tests.portal.support import submit, text_of
+from tests.portal.support import log_in_staff, submit, text_of
 
 
 def test_a_staff_member_logs_in_and_out_and_the_old_cookie_is_worthless(portal: Portal) -> None:
@@ -81,3 +85,33 @@ def test_errors_show_a_page_and_no_stack_trace(portal: Portal) -> None:
     assert missing.status_code == 404
     assert "Traceback" not in missing.get_data(as_text=True)
     assert client.get("/healthz").status_code == 200
+
+
+def test_a_short_password_needs_a_second_factor_and_the_login_asks_for_its_code(
+    portal: Portal,
+) -> None:
+    tutela = portal.tutela
+    with pytest.raises(InputError, match="at least 15"):
+        accounts.set_staff_password(tutela, "officer", "short-pw1", totp=False)
+    login = accounts.set_staff_password(tutela, "officer", "short-pw1", totp=True)
+    assert login.totp_uri is not None
+    assert login.totp_uri.startswith("otpauth://totp/")
+    without_code = submit(
+        portal.client(), "/login", {"name": "officer", "password": "short-pw1", "code": ""}
+    )
+    assert without_code.status_code == 400
+    wrong_code = submit(
+        portal.client(), "/login", {"name": "officer", "password": "short-pw1", "code": "000000"}
+    )
+    assert wrong_code.status_code == 400
+    client = portal.client()
+    code = accounts.staff_totp_now(tutela, "officer")
+    log_in_staff(client, "officer", "short-pw1", code)
+    assert client.get("/border/").status_code == 200
+
+
+def test_a_new_password_ends_the_members_sessions(portal: Portal) -> None:
+    client = portal.staff_client("registrar")
+    assert client.get("/registry/").status_code == 200
+    accounts.set_staff_password(portal.tutela, "registrar", "another-long-password", totp=False)
+    assert client.get("/registry/").status_code == 302
