@@ -33,7 +33,13 @@ NODE_START_TIMEOUT = 60
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--threads",
+    default=4,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Request threads. More than the cores add GIL contention, not capacity.",
+)
 @click.option("--demo", is_flag=True, help="Also create sample staff, guardians and children.")
 @common_options
 def serve(obj: Context, host: str, port: int, threads: int, demo: bool) -> None:

@@ -71,12 +71,13 @@ def main() -> int:
         help="mean seconds a user reads a page before the next (0: back to back)",
     )
     parser.add_argument("--approvals", type=int, default=10, help="approve-to-border samples")
+    parser.add_argument("--threads", type=int, default=4, help="the portal's WSGI threads")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="tutela-portal-bench-"))
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    server = _start_portal(folder, port)
+    server = _start_portal(folder, port, args.threads)
     try:
         logins = json.loads((folder / "demo-logins.json").read_text())
         officer = next(m for m in logins["staff"] if m["role"] == "border-officer")
@@ -106,6 +107,7 @@ def main() -> int:
     result = {
         "users": args.users,
         "think_s": args.think,
+        "threads": args.threads,
         "seconds": args.seconds,
         "pages": pages,
         **approvals,
@@ -120,10 +122,20 @@ def main() -> int:
     return 0 if met else 1
 
 
-def _start_portal(folder: Path, port: int) -> subprocess.Popen[bytes]:
+def _start_portal(folder: Path, port: int, threads: int) -> subprocess.Popen[bytes]:
     log = (folder / "serve.log").open("wb")
     server = subprocess.Popen(
-        [str(TUTELA), "serve", "--data-dir", str(folder / "data"), "--port", str(port), "--demo"],
+        [
+            str(TUTELA),
+            "serve",
+            "--data-dir",
+            str(folder / "data"),
+            "--port",
+            str(port),
+            "--threads",
+            str(threads),
+            "--demo",
+        ],
         stdout=log,
         stderr=subprocess.STDOUT,
         cwd=ROOT,
@@ -286,6 +298,7 @@ def _free_port() -> int:
 def _print(result: dict[str, Any]) -> None:
     print(
         f"{result['users']} concurrent users, each reading a page ~{result['think_s']} s, "
+        f"{result['threads']} portal threads, "
         f"{result['seconds']} s per page, loopback"
     )
     for name, page in result["pages"].items():
