@@ -15,7 +15,13 @@ from werkzeug.wrappers import Response
 from guardian_portal.auth import allow
 from guardian_portal.border import bp
 from guardian_portal.border.forms import CrossingForm, OutcomeForm, ScanForm, border_points
-from guardian_portal.border.words import REASONS, STATUS_WORDS, can_record, status_words
+from guardian_portal.border.words import (
+    REASONS,
+    STATUS_WORDS,
+    can_record,
+    delivery_problem,
+    status_words,
+)
 from guardian_portal.errors import describe, status_of
 from guardian_portal.hooks import audit, principal, tutela
 from guardian_portal.registry.pictures import photo_source
@@ -36,6 +42,7 @@ Page = str | tuple[str, int]
 _POST_KEY = "border_point"
 
 bp.context_processor(words)
+bp.context_processor(lambda: {"delivery_problem": delivery_problem})
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -148,11 +155,8 @@ def request_status(request_id: int) -> Response:
     """
     crossing = _crossing(request_id)
     left = desk_reads.seconds_left(tutela(), crossing.expires_at)
-    nobody_reached = (
-        crossing.direction == "exit"
-        and crossing.status == "pending"
-        and desk_reads.delivery_report(tutela(), request_id).nobody_reached
-    )
+    waiting = crossing.direction == "exit" and crossing.status == "pending"
+    report = desk_reads.delivery_report(tutela(), request_id) if waiting else None
     return jsonify(
         request=crossing.request,
         status=crossing.status,
@@ -163,7 +167,10 @@ def request_status(request_id: int) -> Response:
         can_cross=can_record(crossing)[0],
         can_turn_back=can_record(crossing)[1],
         final=crossing.status != "pending",
-        nobody_reached=nobody_reached,
+        nobody_reached=bool(report and report.nobody_reached),
+        # The states of the messages to the guardians: the page reloads its list when they
+        # change, so "sending" never stays on screen after a message got through or failed.
+        deliveries=",".join(d.state for d in report.deliveries) if report else None,
     )
 
 

@@ -48,3 +48,18 @@ def can_record(crossing: CrossingView) -> tuple[bool, bool]:
     open_now = status not in ("crossed", "turned-back")
     # While pending too: a family that gives up and walks away must not leave a dead end.
     return status in ("approved", "overridden"), open_now
+
+
+def delivery_problem(last_error: str) -> str:
+    """Why a message to a guardian failed, in the officer's language.
+
+    The notifier's reasons are English sentences for the log; the officer needs to know
+    which way failed, not the server's words.
+    """
+    if last_error.startswith("no SMS gateway"):
+        return _("no SMS gateway is configured")
+    if "SMS gateway" in last_error:
+        return _("the SMS gateway did not take the message")
+    if "mail server" in last_error:
+        return _("the mail server did not take the message")
+    return _("the message could not be sent")

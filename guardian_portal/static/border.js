@@ -19,6 +19,7 @@
   var problem = document.getElementById("poll-problem");
   var nobodyReached = document.getElementById("nobody-reached");
   var current = box.getAttribute("data-status");
+  var deliveries = box.getAttribute("data-deliveries");
   var failures = 0;
   var CLOSED = ["crossed", "turned-back"];
   var FAST = 1000;
@@ -44,6 +45,12 @@
       showSectionsFor(current);
     }
     timeLeft.textContent = data.time_left;
+    // The list of messages to the guardians is the server's, in the officer's language:
+    // when a message's state changes, the page is read again rather than patched here.
+    if (data.deliveries !== null && data.deliveries !== deliveries && current === "pending") {
+      window.location.reload();
+      return;
+    }
     if (nobodyReached) {
       nobodyReached.hidden = !data.nobody_reached;
     }

@@ -1,0 +1,43 @@
+"""The border officer sees, in their language, whether the guardians were reached."""
+
+from __future__ import annotations
+
+from ledger_client.notify.delivery import deliver_due
+from ledger_client.services import children, crossings
+from tests.portal.conftest import Portal
+from tests.portal.support import text_of
+
+
+def test_a_failed_sms_is_told_in_the_officers_language_and_the_page_can_follow_it(
+    portal: Portal,
+) -> None:
+    tutela = portal.tutela
+    child = children.enrol_child(
+        tutela,
+        given_name="Ana",
+        family_name="Rusu",
+        birth_date="2017-03-02",
+        birth_place="Bălți",
+        guardian_specs=["Elena Rusu;MD-0877-1290;elena@example.org;069 123 456"],
+        acting_as="registrar",
+    )
+    request = crossings.request_crossing(
+        tutela,
+        child.card,
+        direction="exit",
+        border_point="MD-LEUSENI",
+        companion_name="Vasile Lupu",
+        companion_document="MD-5555-0001",
+        acting_as="officer",
+    ).request
+    officer = portal.staff_client("border-officer")
+    before = officer.get(f"/border/requests/{request}/status.json").get_json()
+    deliver_due(tutela)  # no SMS gateway here: the SMS fails for good at once
+    after = officer.get(f"/border/requests/{request}/status.json").get_json()
+    # The page reloads its list of messages when their states change.
+    assert before["deliveries"] != after["deliveries"]
+    assert "failed" in after["deliveries"].split(",")
+    page = officer.get(f"/border/requests/{request}", headers={"Accept-Language": "ro"})
+    assert f'data-deliveries="{after["deliveries"]}"' in page.get_data(as_text=True)
+    assert "nu este configurat niciun serviciu de SMS" in text_of(page)
+    assert "no SMS gateway" not in text_of(page)
