@@ -183,7 +183,7 @@ def add_guardian(card: str) -> Response | Page:
         except TutelaError as failure:
             error, status = describe(failure), status_of(failure)
             if isinstance(failure, ConflictError):
-                error = _("This document is one of the child's guardians already.")
+                error = _("The holder of this document is one of the child's guardians already.")
         else:
             flash(_("The guardian was added."))
             if not after.activation_codes:

@@ -329,7 +329,7 @@ def test_a_revoked_card_warns_and_allows_no_request(portal: Portal) -> None:
     client = portal.staff_client("border-officer")
 
     page = client.get(f"/border/children/{card}")
-    assert "Record Revoked: no crossing" in text_of(page)
+    assert "Record status: Revoked. No crossing." in text_of(page)
     assert "Ask the guardians" not in text_of(page)
     before = len(actions.list_actions(portal.tutela))
     token = csrf_of(page.get_data(as_text=True))
@@ -381,7 +381,11 @@ def test_the_request_page_says_whether_the_guardians_were_reached(
         DeliveryView(1, "Ion Popescu", "email", "sent", 1, None, sent),
         DeliveryView(1, "Ion Popescu", "sms", "failed", 5, "gateway refused", None),
     ]
-    elena = [DeliveryView(2, "Elena Popescu", "email", "failed", 5, "mailbox unavailable", None)]
+    elena = [
+        DeliveryView(
+            2, "Elena Popescu", "email", "failed", 5, "the mail server refused the recipient", None
+        )
+    ]
     # Failures stood in for: making a mail server fail is the notification tests' work.
     monkeypatch.setattr(desk_reads, "delivery_status", lambda _t, _r: ion + elena)
     page = client.get(url)
@@ -393,7 +397,7 @@ def test_the_request_page_says_whether_the_guardians_were_reached(
     monkeypatch.setattr(desk_reads, "delivery_status", lambda _t, _r: ion[1:] + elena)
     page = client.get(url)
     assert nobody_reached_shown(page)
-    assert "failed (mailbox unavailable)" in text_of(page)
+    assert "failed (the mail server did not take the message)" in text_of(page)
     assert status_of(client, request_id)["nobody_reached"] is True
 
     monkeypatch.setattr(desk_reads, "delivery_status", lambda _t, _r: [])
