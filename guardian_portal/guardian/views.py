@@ -103,11 +103,10 @@ def inbox() -> Page:
     waiting = guardians.guardian_requests(tutela(), me)
     # Newest first: the request the guardian was just told about is at the top.
     waiting.sort(key=lambda r: r.request, reverse=True)
-    account = guardians.guardian_account(tutela(), me)
     return render_template(
         "guardian/inbox.html",
         requests=waiting,
-        is_me={r.request: _is_me(r, account.name) for r in waiting},
+        is_me={r.request: r.companion_is_me for r in waiting},
     )
 
 
@@ -143,7 +142,7 @@ def request_page(request_id: int) -> Response | Page:
         item=found,
         form=form,
         error=error,
-        is_me=_is_me(found, account.name),
+        is_me=found.companion_is_me,
         locked_until=_still_locked(account.locked_until),
     ), status
 
@@ -247,14 +246,3 @@ def _request_of(account_id: int, request_id: int) -> GuardianRequestView:
         return guardians.guardian_request(tutela(), account_id, request_id)
     except (NotFoundError, InputError):
         abort(404)
-
-
-def _is_me(found: GuardianRequestView, my_name: str) -> bool:
-    """Whether the companion is, by name, the guardian reading the page.
-
-    Only a hint for the wording: the contract applies the family rule by document, whatever
-    this says.
-    """
-    if not found.companion_is_guardian:
-        return False
-    return " ".join(found.companion_name.casefold().split()) == " ".join(my_name.casefold().split())

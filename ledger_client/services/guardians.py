@@ -109,6 +109,7 @@ class GuardianRequestView:
     border_point: str
     companion_name: str
     companion_is_guardian: bool  # then this approval needs another guardian's or protection's
+    companion_is_me: bool  # the guardian reading is the companion: their approval is set aside
     officer: str  # the requesting officer's staff name (their post, for now)
     requested_at: datetime
     expires_at: datetime
@@ -399,6 +400,8 @@ def _request_view(
         border_point=record.border_point,
         companion_name=open_companion(tutela, stored)["name"],
         companion_is_guardian=record.companion_commitment in set(guardians),
+        # By document commitment, as the contract applies the family rule.
+        companion_is_me=record.companion_commitment == account.document_commitment,
         officer=officer.name if officer is not None else "",
         requested_at=record.requested.time,
         expires_at=record.expires_at,
