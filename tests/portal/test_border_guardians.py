@@ -1,4 +1,4 @@
-"""The border officer sees, in their language, whether the guardians were reached."""
+"""What the border officer learns about the guardians: reached or not, and a held approval."""
 
 from __future__ import annotations
 
@@ -41,3 +41,37 @@ def test_a_failed_sms_is_told_in_the_officers_language_and_the_page_can_follow_i
     assert f'data-deliveries="{after["deliveries"]}"' in page.get_data(as_text=True)
     assert "nu este configurat niciun serviciu de SMS" in text_of(page)
     assert "no SMS gateway" not in text_of(page)
+
+
+def test_a_held_request_says_the_companions_approval_was_set_aside(portal: Portal) -> None:
+    tutela = portal.tutela
+    child = children.enrol_child(
+        tutela,
+        given_name="Ana",
+        family_name="Rusu",
+        birth_date="2017-03-02",
+        birth_place="Bălți",
+        guardian_specs=[
+            "Ion Rusu;MD-0912-3345;ion@example.org",
+            "Elena Rusu;MD-0877-1290;elena@example.org",
+        ],
+        acting_as="registrar",
+    )
+    request = crossings.request_crossing(
+        tutela,
+        child.card,
+        direction="exit",
+        border_point="MD-LEUSENI",
+        companion_name="Ion Rusu",
+        companion_document="MD-0912-3345",
+        acting_as="officer",
+    ).request
+    officer = portal.staff_client("border-officer")
+    assert "set aside" not in text_of(officer.get(f"/border/requests/{request}"))
+    (father,) = [c for c in child.activation_codes if c.name == "Ion Rusu"]
+    crossings.decide_as_guardian(
+        tutela, str(request), approve=True, secret=father.code, guardian_document="MD-0912-3345"
+    )
+    page = text_of(officer.get(f"/border/requests/{request}"))
+    assert "Waiting for the guardians" in page or "pending" in page.lower()
+    assert "That approval is set aside by the family rule" in page
