@@ -18,6 +18,7 @@ from guardian_portal.guardian import bp
 from guardian_portal.guardian.forms import ActivationForm, DecisionForm
 from guardian_portal.guardian.words import moment
 from guardian_portal.hooks import client_address, principal, tutela
+from guardian_portal.i18n import select_locale
 from ledger_client.errors import (
     ConflictError,
     ContractRevertError,
@@ -50,6 +51,8 @@ def activate() -> Response | Page:
                 code=form.code.data or "",
                 password=password,
                 pin=form.pin.data or "",
+                # Messages to the guardian come in the language they activated in.
+                language=select_locale(),
             )
         except TutelaError as failure:
             error, status = _activation_problem(failure)

@@ -21,6 +21,7 @@ from ledger_client.cards import format_card, parse_card
 from ledger_client.contracts.types import RequestStatus
 from ledger_client.errors import ConflictError, InputError, NotFoundError, SignatureError
 from ledger_client.indexer.queries import CrossingRecord, child_history, crossing
+from ledger_client.notify.messages import LANGUAGES
 from ledger_client.services.children import child_by_card, child_data, record_chain
 from ledger_client.services.context import Tutela
 from ledger_client.services.crossings import (
@@ -130,9 +131,18 @@ def guardian_account(tutela: Tutela, account_id: int) -> GuardianAccountView:
 
 
 def activate_guardian(
-    tutela: Tutela, *, document: str, code: str, password: str, pin: str
+    tutela: Tutela,
+    *,
+    document: str,
+    code: str,
+    password: str,
+    pin: str,
+    language: str | None = None,
 ) -> GuardianAccountView:
     """The guardian chooses a password and a PIN; the key is re-encrypted under each.
+
+    ``language`` (en, ro or ru), when given, is the one the guardian's e-mails and SMS use
+    from now on: the portal passes the language the guardian activated in.
 
     The activation code is checked by opening the key with it (a wrong one is counted like a
     wrong PIN); afterwards the code opens nothing.
@@ -182,6 +192,8 @@ def activate_guardian(
         account.keystore_activation = None
         account.activation_expires_at = None
         account.activated_at = now
+        if language in LANGUAGES:
+            account.language = language
         logger.info("guardian account %s activated", account_id)
         return _view(tutela, account)
 
