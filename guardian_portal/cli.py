@@ -24,6 +24,7 @@ from ledger_client.services.background import start_background
 from ledger_client.services.context import open_tutela
 from ledger_client.services.setup import initialise
 from ledger_client.settings import Settings
+from ledger_client.store.database import Database
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +112,14 @@ def _ready_settings(settings: Settings) -> Settings:
         settings.generate_secrets()
     if not settings.initialised:
         initialise(settings)
+    else:
+        # A folder made by an older release gets the portal's tables (the one process that
+        # starts the deployment migrates; gunicorn's workers never do).
+        database = Database(settings.database_url)
+        try:
+            database.migrate()
+        finally:
+            database.dispose()
     return settings
 
 

@@ -91,3 +91,33 @@ def test_gunicorn_refuses_to_start_without_a_node(tmp_path: Path) -> None:
     )
     assert result.returncode != 0
     assert "start 'tutela worker' before gunicorn" in result.stderr
+
+
+def test_serving_a_folder_from_an_older_release_brings_its_store_up_to_date(
+    tmp_path: Path,
+) -> None:
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import inspect
+
+    from guardian_portal.cli import _ready_settings
+    from ledger_client.settings import load_settings
+    from ledger_client.store import database as store
+
+    settings = load_settings(tmp_path / "data")
+    subprocess.run([str(BIN / "tutela"), "init", "--data-dir", str(settings.data_dir)], check=True)
+    old = store.Database(settings.database_url)
+    config = Config()
+    config.set_main_option("script_location", str(store._MIGRATIONS))
+    with old.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0004_event_index")  # the store before the portal
+    assert not inspect(old.engine).has_table("guardian_accounts")
+    old.dispose()
+    _ready_settings(settings)
+    upgraded = store.Database(settings.database_url)
+    try:
+        assert inspect(upgraded.engine).has_table("guardian_accounts")
+        assert inspect(upgraded.engine).has_table("notifications")
+    finally:
+        upgraded.dispose()
