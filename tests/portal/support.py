@@ -10,6 +10,10 @@ from typing import Any
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from ledger_client.services import children, crossings
+from ledger_client.services.children import ChildView
+from ledger_client.services.context import Tutela
+
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
@@ -50,3 +54,34 @@ def log_in_guardian(client: FlaskClient, document: str, password: str) -> TestRe
     response = submit(client, "/guardian/login", {"document": document, "password": password})
     assert response.status_code == 303, text_of(response)
     return response
+
+
+def enrol(tutela: Tutela, *guardian_specs: str, family_name: str = "Rusu") -> ChildView:
+    """A child enrolled by the world's registrar, with these guardians."""
+    return children.enrol_child(
+        tutela,
+        given_name="Ana",
+        family_name=family_name,
+        birth_date="2017-03-02",
+        birth_place="Bălți",
+        guardian_specs=list(guardian_specs),
+        acting_as="registrar",
+    )
+
+
+def request_exit(
+    tutela: Tutela,
+    card: str,
+    companion_name: str = "Vasile Lupu",
+    companion_document: str = "MD-5555-0001",
+) -> int:
+    """The world's border officer asks for the child's exit; returns the request number."""
+    return crossings.request_crossing(
+        tutela,
+        card,
+        direction="exit",
+        border_point="MD-LEUSENI",
+        companion_name=companion_name,
+        companion_document=companion_document,
+        acting_as="officer",
+    ).request

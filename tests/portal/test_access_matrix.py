@@ -10,9 +10,9 @@ import pytest
 from flask.testing import FlaskClient
 
 from ledger_client.identity import normalise_document
-from ledger_client.services import children, crossings, guardians
+from ledger_client.services import crossings, guardians
 from tests.portal.conftest import Portal
-from tests.portal.support import csrf_of, log_in_guardian, text_of
+from tests.portal.support import csrf_of, enrol, log_in_guardian, request_exit, text_of
 
 PRINCIPALS = ["anonymous", "guardian", "registrar", "border-officer", "child-protection",
               "investigator"]  # fmt: skip
@@ -100,24 +100,10 @@ def scene(portal: Portal) -> dict[str, str]:
     tutela = portal.tutela
     values = {}
     for family, document in (("Rusu", "MD-0877-1290"), ("Ceban", "MD-0455-2201")):
-        child = children.enrol_child(
-            tutela,
-            given_name="Ana",
-            family_name=family,
-            birth_date="2017-03-02",
-            birth_place="Bălți",
-            guardian_specs=[f"Elena {family};{document};{family.lower()}@example.org"],
-            acting_as="registrar",
+        child = enrol(
+            tutela, f"Elena {family};{document};{family.lower()}@example.org", family_name=family
         )
-        request = crossings.request_crossing(
-            tutela,
-            child.card,
-            direction="exit",
-            border_point="MD-LEUSENI",
-            companion_name="Vasile Lupu",
-            companion_document="MD-5555-0001",
-            acting_as="officer",
-        )
+        request = request_exit(tutela, child.card)
         if family == "Rusu":
             (code,) = child.activation_codes
             guardians.activate_guardian(
@@ -127,11 +113,9 @@ def scene(portal: Portal) -> dict[str, str]:
                 password=PASSWORD,
                 pin=PIN,
             )
-            values.update(
-                card=child.card, request=str(request.request), address=child.guardians[0].address
-            )
+            values.update(card=child.card, request=str(request), address=child.guardians[0].address)
         else:
-            values["other_request"] = str(request.request)
+            values["other_request"] = str(request)
     return values
 
 

@@ -7,25 +7,17 @@ from email import message_from_bytes, policy
 from sqlalchemy import select
 
 from ledger_client.notify.delivery import deliver_due
-from ledger_client.services import children, crossings, guardians
+from ledger_client.services import guardians
 from ledger_client.store.portal_models import GuardianAccount
 from tests.portal.conftest import Portal
-from tests.portal.support import submit
+from tests.portal.support import enrol, request_exit, submit
 
 PASSWORD = "a-long-guardian-password"
 
 
 def test_a_guardian_who_activates_in_russian_is_written_to_in_russian(portal: Portal) -> None:
     tutela = portal.tutela
-    child = children.enrol_child(
-        tutela,
-        given_name="Ana",
-        family_name="Rusu",
-        birth_date="2017-03-02",
-        birth_place="Bălți",
-        guardian_specs=["Elena Rusu;MD-0877-1290;elena@example.org"],
-        acting_as="registrar",
-    )
+    child = enrol(tutela, "Elena Rusu;MD-0877-1290;elena@example.org")
     (code,) = child.activation_codes
     client = portal.client()
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "ru-RU,ru;q=0.9"
@@ -46,15 +38,7 @@ def test_a_guardian_who_activates_in_russian_is_written_to_in_russian(portal: Po
     deliver_due(tutela)  # the activation e-mail, written before the language was known
     mail = tutela.settings.data_dir / "mail"
     before = set(mail.glob("*.eml"))
-    request = crossings.request_crossing(
-        tutela,
-        child.card,
-        direction="exit",
-        border_point="MD-LEUSENI",
-        companion_name="Vasile Lupu",
-        companion_document="MD-5555-0001",
-        acting_as="officer",
-    ).request
+    request = request_exit(tutela, child.card)
     deliver_due(tutela)
     (new,) = set(mail.glob("*.eml")) - before
     message = message_from_bytes(new.read_bytes(), policy=policy.default)

@@ -7,9 +7,10 @@ import time
 
 from ledger_client.identity import normalise_document
 from ledger_client.notify.webhook import sign_webhook
-from ledger_client.services import children, crossings, guardians
+from ledger_client.services import crossings, guardians
 from ledger_client.settings import SMS_WEBHOOK_KEY
 from tests.portal.conftest import Portal
+from tests.portal.support import enrol, request_exit
 
 PASSWORD = "a-long-guardian-password"
 PIN = "482915"
@@ -18,15 +19,7 @@ MOTHER = "Elena Rusu;MD-0877-1290;elena@example.org;069 123 456"
 
 def _pending_request(portal: Portal) -> int:
     tutela = portal.tutela
-    child = children.enrol_child(
-        tutela,
-        given_name="Ana",
-        family_name="Rusu",
-        birth_date="2017-03-02",
-        birth_place="Bălți",
-        guardian_specs=[MOTHER],
-        acting_as="registrar",
-    )
+    child = enrol(tutela, MOTHER)
     (code,) = child.activation_codes
     guardians.activate_guardian(
         tutela,
@@ -35,16 +28,7 @@ def _pending_request(portal: Portal) -> int:
         password=PASSWORD,
         pin=PIN,
     )
-    view = crossings.request_crossing(
-        tutela,
-        child.card,
-        direction="exit",
-        border_point="MD-LEUSENI",
-        companion_name="Vasile Ceban",
-        companion_document="MD-5555-0001",
-        acting_as="officer",
-    )
-    return view.request
+    return request_exit(tutela, child.card)
 
 
 def _post(portal: Portal, payload: dict[str, str], *, key: bytes | None = None):  # type: ignore[no-untyped-def]
