@@ -56,7 +56,7 @@ if [ ! -x /usr/bin/chromium ]; then
         apt-get install -y -qq chromium >/dev/null 2>&1 \
             || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
     else
-        echo "setup: Chromium is missing and installing it needs root: run 'sudo apt-get install -y chromium', then scripts/setup.sh again" >&2
-        exit 1
+        # A warning, not a stop: the portal runs without it; the browser tests fail and say so.
+        echo "setup: Chromium is missing; the browser tests need it (sudo apt-get install -y chromium)" >&2
     fi
 fi
