@@ -165,11 +165,8 @@ def print_card(card: str) -> Page:
 @bp.route("/children/<card>/guardians/add", methods=["GET", "POST"])
 @allow(REGISTRAR)
 def add_guardian(card: str) -> Response | Page:
-    view = _child(card)
-    if view.status != "active":
-        return _not_active(view)
+    view = _active_child(card, page="registry-add-guardian")
     form = GuardianForm()
-    audit("read-child", view.card, page="registry-add-guardian")
     if not form.is_submitted():
         form.form_id.data = secrets.token_urlsafe(16)
         return render_template("registry/add_guardian.html", child=view, form=form, error=None)
@@ -203,12 +200,9 @@ def add_guardian(card: str) -> Response | Page:
 @bp.route("/children/<card>/guardians/<address>/remove", methods=["GET", "POST"])
 @allow(REGISTRAR)
 def remove_guardian(card: str, address: str) -> Response | Page:
-    view = _child(card)
-    if view.status != "active":
-        return _not_active(view)
+    view = _active_child(card, page="registry-remove-guardian")
     guardian = _guardian(view, address)
     form = ConfirmForm()
-    audit("read-child", view.card, page="registry-remove-guardian")
     error, status = None, 200
     if form.validate_on_submit():
         try:
@@ -232,12 +226,9 @@ def reverify(card: str, address: str) -> Response | Page:
     spent = _spent(request.form.get("form_id")) if request.method == "POST" else None
     if spent:
         return spent
-    view = _child(card)
-    if view.status != "active":
-        return _not_active(view)
+    view = _active_child(card, page="registry-reverify")
     guardian = _guardian(view, address)
     form = ReverifyForm()
-    audit("read-child", view.card, page="registry-reverify")
     if not form.is_submitted():
         form.form_id.data = secrets.token_urlsafe(16)
         return render_template(
@@ -267,10 +258,7 @@ def reverify(card: str, address: str) -> Response | Page:
 @bp.route("/children/<card>/correct", methods=["GET", "POST"])
 @allow(REGISTRAR)
 def correct(card: str) -> Response | Page:
-    view = _child(card)
-    if view.status != "active":
-        return _not_active(view)
-    audit("read-child", view.card, page="registry-correct")
+    view = _active_child(card, page="registry-correct")
     if request.method == "GET":
         form = CorrectForm(data=_child_fields(view))
         return render_template("registry/correct.html", child=view, form=form, error=None)
@@ -308,10 +296,7 @@ def correct(card: str) -> Response | Page:
 @bp.route("/children/<card>/revoke", methods=["GET", "POST"])
 @allow(REGISTRAR)
 def revoke(card: str) -> Response | Page:
-    view = _child(card)
-    if view.status != "active":
-        return _not_active(view)
-    audit("read-child", view.card, page="registry-revoke")
+    view = _active_child(card, page="registry-revoke")
     form = RevokeForm()
     error, status = None, 200
     if form.validate_on_submit():
@@ -336,10 +321,7 @@ def revoke(card: str) -> Response | Page:
 @bp.route("/children/<card>/photo", methods=["GET", "POST"])
 @allow(REGISTRAR)
 def photo(card: str) -> Response | Page:
-    view = _child(card)
-    if view.status != "active":
-        return _not_active(view)
-    audit("read-child", view.card, page="registry-photo")
+    view = _active_child(card, page="registry-photo")
     form = PhotoForm()
     error, status = None, 200
     if form.validate_on_submit():
@@ -381,6 +363,16 @@ def _child(card: str) -> ChildView:
         return children.show_child(tutela(), card)
     except (NotFoundError, InputError):
         abort(404)
+
+
+def _active_child(card: str, *, page: str) -> ChildView:
+    """The record of an action page, its read audited; an inactive record sends the official
+    back to it (it can no longer change), an unknown card is a 404."""
+    view = _child(card)
+    if view.status != "active":
+        abort(_not_active(view))
+    audit("read-child", view.card, page=page)
+    return view
 
 
 def _not_active(view: ChildView) -> Response:

@@ -9,6 +9,7 @@ import random
 import re
 import sys
 from pathlib import Path
+from typing import ClassVar
 
 import gevent
 from locust import HttpUser, between, task
@@ -28,9 +29,17 @@ class _LoggedIn(HttpUser):
     _think = float(os.environ.get("TUTELA_BENCH_THINK", "1"))
     wait_time = between(_think / 2, _think * 1.5)
     login_path = ""
+    # The variable portal_load.py puts this kind of user's login in (JSON), and the form's
+    # fields: each taken from that login, or a fixed value.
+    login_variable = ""
+    login_form: ClassVar[dict[str, str | None]] = {}
 
     def login_fields(self) -> dict[str, str]:
-        raise NotImplementedError
+        login = json.loads(os.environ[self.login_variable])
+        return {
+            field: login[field] if fixed is None else fixed
+            for field, fixed in self.login_form.items()
+        }
 
     def on_start(self) -> None:
         trust_loopback(self.client)
@@ -57,10 +66,8 @@ class _LoggedIn(HttpUser):
 
 class GuardianInbox(_LoggedIn):
     login_path = "/guardian/login"
-
-    def login_fields(self) -> dict[str, str]:
-        guardian = json.loads(os.environ["TUTELA_BENCH_GUARDIAN"])
-        return {"document": guardian["document"], "password": guardian["password"]}
+    login_variable = "TUTELA_BENCH_GUARDIAN"
+    login_form: ClassVar[dict[str, str | None]] = {"document": None, "password": None}
 
     @task
     def inbox(self) -> None:
@@ -69,10 +76,8 @@ class GuardianInbox(_LoggedIn):
 
 class BorderLookup(_LoggedIn):
     login_path = "/login"
-
-    def login_fields(self) -> dict[str, str]:
-        officer = json.loads(os.environ["TUTELA_BENCH_OFFICER"])
-        return {"name": officer["name"], "password": officer["password"], "code": ""}
+    login_variable = "TUTELA_BENCH_OFFICER"
+    login_form: ClassVar[dict[str, str | None]] = {"name": None, "password": None, "code": ""}
 
     @task
     def lookup(self) -> None:

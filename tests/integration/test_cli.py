@@ -15,7 +15,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -33,6 +32,7 @@ from ledger_client.services import children, crossings, staff
 from ledger_client.services.context import open_tutela
 from ledger_client.services.setup import initialise
 from ledger_client.settings import load_settings
+from tests.support.processes import ready_line
 
 TUTELA = Path(sys.prefix) / "bin" / "tutela"
 # Nothing from the developer's shell leaks in; scrypt at full strength costs 35 ms a key.
@@ -349,17 +349,7 @@ class Node:
                 text=True,
                 env=ENV,
             )
-        assert self.process.stdout is not None
-        timer = threading.Timer(120, self.process.kill)  # a node that never starts
-        timer.start()
-        try:
-            ready = self.process.stdout.readline()
-        finally:
-            timer.cancel()
-        if not ready:
-            self.stop(signal.SIGKILL)
-            pytest.fail(f"tutela node did not start: {log.read_text()}")
-        self.url = json.loads(ready)["url"]
+        self.url = ready_line(self.process, log, self.stop)["url"]
         assert self.url == f"http://127.0.0.1:{port}"
 
     def stop(self, sig: int) -> int:

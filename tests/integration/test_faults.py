@@ -20,7 +20,6 @@ import random
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -47,6 +46,7 @@ from ledger_client.settings import Settings, load_settings
 from ledger_client.store.database import Database
 from ledger_client.store.models import Child, CrossingRequest, Deployment, StaffMember
 from tests.support.postgres import Cluster
+from tests.support.processes import ready_line
 from tests.support.submitter import Progress, Submitter, errors_in, resends_in, run_to_the_end
 
 TUTELA = Path(sys.prefix) / "bin" / "tutela"
@@ -173,17 +173,7 @@ class Node:
                 stderr=stderr,
                 text=True,
             )
-        assert self.process.stdout is not None
-        timer = threading.Timer(120, self.process.kill)  # a node that never starts
-        timer.start()
-        try:
-            ready = self.process.stdout.readline()
-        finally:
-            timer.cancel()
-        if not ready:
-            self.stop(signal.SIGKILL)
-            pytest.fail(f"tutela node did not start: {log.read_text()[-3000:]}")
-        assert json.loads(ready)["url"] == self.url
+        assert ready_line(self.process, log, self.stop)["url"] == self.url
 
     def stop(self, sig: int) -> None:
         if self.process.poll() is None:
