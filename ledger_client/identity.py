@@ -397,3 +397,40 @@ def name_birth_lookup(
     """
     data = ChildPersonalData(given_name, family_name, birth_date, "")
     return "0x" + key.mac(NAME_BIRTH_DOMAIN + canonical_child(data)).hex()
+
+
+# The investigators' look-ups (migration 0008): one domain each, so that no two of them, and
+# none of them and a commitment, can ever be compared with one another.
+CHILD_NAME_DOMAIN: Final = b"tutela/child-name/v1\x00"
+BIRTH_DATE_DOMAIN: Final = b"tutela/birth-date/v1\x00"
+GUARDIAN_NAME_DOMAIN: Final = b"tutela/guardian-name/v1\x00"
+COMPANION_NAME_DOMAIN: Final = b"tutela/companion-name/v1\x00"
+
+
+def _keyed_lookup(key: CommitmentKey, domain: bytes, text: str) -> str:
+    return "0x" + key.mac(domain + _field(_fold(text))).hex()
+
+
+def child_name_lookup(key: CommitmentKey, given_name: str, family_name: str) -> str:
+    """Return the keyed look-up of a child's full name (given names, then family names).
+
+    Over the folded ``"given family"`` (the commitment's case folding, Unicode and cedilla
+    rules), so an investigator who types "maria  POPESCU" finds Maria Popescu, without
+    knowing where the given names end. Keyed, as :func:`name_birth_lookup` is.
+    """
+    return _keyed_lookup(key, CHILD_NAME_DOMAIN, f"{given_name} {family_name}")
+
+
+def birth_date_lookup(key: CommitmentKey, birth_date: date) -> str:
+    """Return the keyed look-up of a birth date (``YYYY-MM-DD``)."""
+    return "0x" + key.mac(BIRTH_DATE_DOMAIN + _field(birth_date.isoformat())).hex()
+
+
+def guardian_name_lookup(key: CommitmentKey, name: str) -> str:
+    """Return the keyed look-up of a guardian's name, folded as the child's names are."""
+    return _keyed_lookup(key, GUARDIAN_NAME_DOMAIN, name)
+
+
+def companion_name_lookup(key: CommitmentKey, name: str) -> str:
+    """Return the keyed look-up of a travelling companion's name, folded likewise."""
+    return _keyed_lookup(key, COMPANION_NAME_DOMAIN, name)

@@ -11,10 +11,11 @@ import json
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ledger_client.errors import ConfigurationError
+from ledger_client.risk.thresholds import RiskThresholds
 
 DEFAULT_DATA_DIR = Path("tutela-data")
 CONFIG_FILE = "config.json"
@@ -58,6 +59,10 @@ class Settings:
     # Blocks on top of a transaction before Tutela treats it as final (0: the embedded chain
     # and instant-finality permissioned chains such as QBFT).
     confirmations: int = 0
+    # Seconds between anchors of the audit log's head on the ledger (0: no background anchoring).
+    audit_anchor_interval: int = 300
+    # When the risk indicators fire (TUTELA_RISK_* variables).
+    risk: RiskThresholds = field(default_factory=RiskThresholds)
 
     def __repr__(self) -> str:
         # The funder key is a secret: never print it.
@@ -161,6 +166,8 @@ def load_settings(
         admin_transfer_delay=_int_setting(env, "TUTELA_ADMIN_TRANSFER_DELAY", 86_400),
         funder_private_key=env.get("TUTELA_FUNDER_PRIVATE_KEY") or None,
         confirmations=_int_setting(env, "TUTELA_CONFIRMATIONS", 0),
+        audit_anchor_interval=_int_setting(env, "TUTELA_AUDIT_ANCHOR_INTERVAL", 300),
+        risk=RiskThresholds.from_environment(env),
     )
 
 

@@ -42,7 +42,7 @@ OPTIMIZER: dict[str, Any] = {"enabled": True, "runs": 10_000}
 VIA_IR = True
 REMAPPINGS = ["@openzeppelin/=node_modules/@openzeppelin/"]
 # The deployable contracts, each in contracts/src/<name>.sol; one artifact per contract.
-CONTRACTS = ("ChildRegistry", "CrossingLedger")
+CONTRACTS = ("ChildRegistry", "CrossingLedger", "AuditAnchor")
 
 
 def find_solc() -> Path:

@@ -90,8 +90,10 @@ def main() -> None:
     try:
         from ledger_client.cli import (
             account_commands,  # noqa: F401 - portal logins of staff
+            audit_commands,  # noqa: F401 - verify and anchor the audit log
             commands,  # noqa: F401 - registers the sub-commands
             index_commands,  # noqa: F401 - index and verify
+            investigate_commands,  # noqa: F401 - the investigators' workbench
         )
 
         cli.main(standalone_mode=False)

@@ -12,7 +12,10 @@ from typing import Any
 from ledger_client.errors import ConfigurationError
 
 BUILD_DIR = Path(__file__).resolve().parents[2] / "contracts" / "build"
-CONTRACT_NAMES = ("ChildRegistry", "CrossingLedger")
+CONTRACT_NAMES = ("ChildRegistry", "CrossingLedger", "AuditAnchor")
+# The contracts whose events the indexer copies into SQL. The audit anchor's are read from the
+# chain itself whenever the audit log is verified: an index is what an anchor must not trust.
+INDEXED_CONTRACT_NAMES = ("ChildRegistry", "CrossingLedger")
 
 
 @dataclass(frozen=True)

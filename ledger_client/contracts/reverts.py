@@ -312,3 +312,20 @@ class CrossingLedgerRulesChanged(CustomContractError):
         "the child's guardians or approval policy changed after crossing request {requestId} "
         "was made: ask again"
     )
+
+
+# ---- AuditAnchor -----------------------------------------------------------------------------
+
+
+class AuditAnchorNotNewer(CustomContractError):
+    signature = "AuditAnchorNotNewer(uint64,uint64)"
+    argument_names = ("last", "given")
+    template = (
+        "the audit log was anchored at {last} entries already: an anchor of {given} is not newer"
+    )
+
+
+class AuditAnchorEmptyHead(CustomContractError):
+    signature = "AuditAnchorEmptyHead(uint64)"
+    argument_names = ("entryCount",)
+    template = "an audit anchor needs entries and a head hash (given {entryCount} entries)"

@@ -1,4 +1,4 @@
-"""Typed wrappers of ChildRegistry and CrossingLedger.
+"""Typed wrappers of ChildRegistry, CrossingLedger and AuditAnchor.
 
 Writes return the ``ContractFunction`` to hand to :class:`TransactionSender`; reads and event
 decoding return frozen dataclasses, so callers above this layer never see web3 objects.
@@ -294,6 +294,26 @@ class CrossingLedgerContract(_Wrapper):
             if event.name == "CrossingRequested":
                 return RequestId(int(event.args["requestId"]))
         raise ValueError("the receipt holds no CrossingRequested event")
+
+
+@dataclass(frozen=True)
+class AnchorRecord:
+    """The audit anchor's last anchor (all zero before the first)."""
+
+    entry_count: int
+    head: bytes
+    anchored_at: int
+
+
+class AuditAnchorContract(_Wrapper):
+    contract_name = "AuditAnchor"
+
+    def anchor(self, entry_count: int, head: bytes) -> ContractFunction:
+        return self.contract.functions.anchor(entry_count, head)
+
+    def latest(self) -> AnchorRecord:
+        entry_count, head, anchored_at = self._call(self.contract.functions.latest())
+        return AnchorRecord(int(entry_count), bytes(head), int(anchored_at))
 
 
 def encode_border_point(code: str) -> bytes:

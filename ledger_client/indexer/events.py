@@ -16,7 +16,7 @@ from eth_abi.abi import decode
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
-from ledger_client.contracts.artifacts import CONTRACT_NAMES, load_artifact
+from ledger_client.contracts.artifacts import INDEXED_CONTRACT_NAMES, load_artifact
 from ledger_client.errors import ChainError
 
 
@@ -51,7 +51,7 @@ def event_specs() -> dict[str, EventSpec]:
     whichever contract emitted it, and ``decode_log`` names the contract from the address.
     """
     specs: dict[str, EventSpec] = {}
-    for contract in CONTRACT_NAMES:
+    for contract in INDEXED_CONTRACT_NAMES:
         for item in load_artifact(contract).abi:
             if item.get("type") != "event" or item.get("anonymous"):
                 continue

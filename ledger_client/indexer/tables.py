@@ -148,6 +148,13 @@ class ChainRequest(_Located, Base):
     status: Mapped[str] = mapped_column(String(16))
 
 
+# The investigators' searches by border point and by dates, newest first (migration 0008).
+Index(
+    "ix_chain_requests_border_point_block_time", ChainRequest.border_point, ChainRequest.block_time
+)
+Index("ix_chain_requests_block_time", ChainRequest.block_time)
+
+
 class ChainDecision(_Located, Base):
     """``GuardianDecided`` (kind "guardian") and ``ProtectionDecided`` (kind "protection")."""
 

@@ -17,6 +17,8 @@ from ledger_client.indexer.sync import follow as follow_events
 from ledger_client.indexer.target import load_target
 from ledger_client.notify.worker import follow_notifications
 from ledger_client.outbox.reconciler import follow
+from ledger_client.risk.engine import follow_flags
+from ledger_client.services.audit_anchor import anchor_if_grown
 from ledger_client.services.context import Tutela, open_tutela
 from ledger_client.settings import Settings
 
@@ -25,6 +27,7 @@ logger = logging.getLogger(__name__)
 RECONCILE_INTERVAL = 1.0
 INDEX_INTERVAL = 0.5
 NOTIFY_INTERVAL = 2.0
+RISK_INTERVAL = 2.0
 
 
 def start_background(
@@ -42,6 +45,10 @@ def start_background(
         threading.Thread(
             target=_until_stopped, args=(settings, stop, _index), name="tutela-indexer", daemon=True
         ),
+        # After the indexer: the risk flags are computed over the index it writes.
+        threading.Thread(
+            target=_until_stopped, args=(settings, stop, _risk), name="tutela-risk", daemon=True
+        ),
         threading.Thread(
             target=_until_stopped,
             args=(settings, stop, _notify),
@@ -49,6 +56,15 @@ def start_background(
             daemon=True,
         ),
     ]
+    if settings.audit_anchor_interval > 0:
+        threads.append(
+            threading.Thread(
+                target=_until_stopped,
+                args=(settings, stop, _anchor),
+                name="tutela-anchor",
+                daemon=True,
+            )
+        )
     for thread in threads:
         thread.start()
     return threads
@@ -69,8 +85,18 @@ def _index(tutela: Tutela, stop: threading.Event) -> None:
     )
 
 
+def _risk(tutela: Tutela, stop: threading.Event) -> None:
+    follow_flags(tutela.database, tutela.settings.risk, stop, RISK_INTERVAL)
+
+
 def _notify(tutela: Tutela, stop: threading.Event) -> None:
     follow_notifications(tutela, stop, NOTIFY_INTERVAL)
+
+
+def _anchor(tutela: Tutela, stop: threading.Event) -> None:
+    # Every interval, and only when entries were added: an idle registry sends nothing.
+    while not stop.wait(tutela.settings.audit_anchor_interval):
+        anchor_if_grown(tutela)
 
 
 def _until_stopped(

@@ -25,7 +25,11 @@ from sqlalchemy.orm import Session
 from ledger_client.contracts.types import ChildId, Direction
 from ledger_client.crypto import seal_json
 from ledger_client.errors import ConflictError, InputError, NotFoundError
-from ledger_client.identity import document_commitment, normalise_document
+from ledger_client.identity import (
+    companion_name_lookup,
+    document_commitment,
+    normalise_document,
+)
 from ledger_client.outbox.batching import (
     estimate_gas_many,
     held_keys,
@@ -262,6 +266,7 @@ def _stored_request(tutela: Tutela, plan: _Planned, officer_id: int) -> Crossing
             {"name": plan.name, "document": plan.document},
             associated_data=_companion_aad(plan.intent.key),
         ).to_bytes(),
+        companion_name_lookup=companion_name_lookup(tutela.commitment_key, plan.name),
         requested_by=officer_id,
         requested_at=datetime.now(UTC),
     )

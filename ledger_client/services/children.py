@@ -18,8 +18,11 @@ from ledger_client.errors import ConflictError, InputError, NotFoundError
 from ledger_client.identity import (
     ChildPersonalData,
     GuardianInput,
+    birth_date_lookup,
     child_commitment,
+    child_name_lookup,
     document_commitment,
+    guardian_name_lookup,
     name_birth_lookup,
     normalise_document,
 )
@@ -146,6 +149,7 @@ def enrol_child(
                 name_birth_lookup=name_birth_lookup(
                     tutela.commitment_key, data.given_name, data.family_name, data.birth_date
                 ),
+                **_search_lookups(tutela, data),
                 status=ChildStatus.ACTIVE,
                 policy=str(chosen),
                 enrolled_by=registrar.id,
@@ -312,6 +316,7 @@ def correct_child(
                 name_birth_lookup=name_birth_lookup(
                     tutela.commitment_key, data.given_name, data.family_name, data.birth_date
                 ),
+                **_search_lookups(tutela, data),
                 status=ChildStatus.ACTIVE,
                 policy=child.policy,
                 enrolled_by=registrar.id,
@@ -328,6 +333,7 @@ def correct_child(
                     address=guardian.address,
                     document_commitment=guardian.document_commitment,
                     sealed=_seal(tutela, _guardian_aad(successor, guardian.address), payload),
+                    name_lookup=guardian_name_lookup(tutela.commitment_key, str(payload["name"])),
                     account_id=guardian.account_id,
                     added_at=now,
                 )
@@ -522,6 +528,7 @@ def _new_guardian(
         address=account.address,
         document_commitment=account.document_commitment,
         sealed=_seal(tutela, _guardian_aad(child_id, account.address), payload),
+        name_lookup=guardian_name_lookup(tutela.commitment_key, guardian.name),
         account_id=account.id,
         added_at=now,
     )
@@ -585,6 +592,15 @@ def _unused_card(session: Session) -> str:
         card = new_card_number()
         if session.scalar(select(Child.card_number).where(Child.card_number == card)) is None:
             return card
+
+
+def _search_lookups(tutela: Tutela, data: ChildPersonalData) -> dict[str, str]:
+    """The investigators' keyed look-ups of a new record's name and birth date."""
+    key = tutela.commitment_key
+    return {
+        "name_lookup": child_name_lookup(key, data.given_name, data.family_name),
+        "birth_lookup": birth_date_lookup(key, data.birth_date),
+    }
 
 
 def _child_payload(data: ChildPersonalData) -> dict[str, Any]:

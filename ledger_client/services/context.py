@@ -20,6 +20,7 @@ from ledger_client.chain.connection import connect
 from ledger_client.contracts.sender import TransactionSender, rpc
 from ledger_client.contracts.wrappers import (
     CONTRACT_VERSION,
+    AuditAnchorContract,
     ChildRegistryContract,
     CrossingLedgerContract,
 )
@@ -50,6 +51,8 @@ class Tutela:
     master_key: MasterKey
     commitment_key: CommitmentKey
     outbox: Outbox
+    # None where the deployment predates the audit anchor (``ensure_audit_anchor`` adds it).
+    audit_anchor: AuditAnchorContract | None = None
     clock: Callable[[], float] = time.time
     # True where a background indexer follows the chain (``tutela serve``/``worker``): reads
     # take the index as it is, and only writes bring it up to date, so a page costs no
@@ -230,7 +233,12 @@ def open_tutela(settings: Settings) -> Iterator[Tutela]:
                 )
             registry = ChildRegistryContract(w3, deployment.registry_address)
             ledger = CrossingLedgerContract(w3, deployment.ledger_address)
-            for contract in (registry, ledger):
+            audit_anchor = (
+                AuditAnchorContract(w3, deployment.audit_address)
+                if deployment.audit_address is not None
+                else None
+            )
+            for contract in (registry, ledger, *([audit_anchor] if audit_anchor else [])):
                 if not w3.eth.get_code(contract.address):
                     raise ConfigurationError(f"no contract at {contract.address} on this chain")
                 if contract.version() != CONTRACT_VERSION:
@@ -246,6 +254,7 @@ def open_tutela(settings: Settings) -> Iterator[Tutela]:
                 chain_id=chain_id,
                 registry=registry,
                 ledger=ledger,
+                audit_anchor=audit_anchor,
                 master_key=MasterKey.from_bytes(settings.secret(MASTER_KEY)),
                 commitment_key=commitment_key,
                 outbox=Outbox(

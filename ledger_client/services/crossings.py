@@ -17,7 +17,11 @@ from ledger_client.contracts.typed_data import decision_message
 from ledger_client.contracts.types import ChildId, Direction, Outcome, RequestId, RequestStatus
 from ledger_client.crypto import SealedRecord, open_json, seal_json
 from ledger_client.errors import ConflictError, InputError, NotFoundError
-from ledger_client.identity import document_commitment, normalise_document
+from ledger_client.identity import (
+    companion_name_lookup,
+    document_commitment,
+    normalise_document,
+)
 from ledger_client.indexer.queries import child_history
 from ledger_client.outbox.outbox import Call
 from ledger_client.services.children import (
@@ -137,6 +141,7 @@ def request_crossing(
                     {"name": name, "document": document},
                     associated_data=_companion_aad(intent.key),
                 ).to_bytes(),
+                companion_name_lookup=companion_name_lookup(tutela.commitment_key, name),
                 requested_by=officer.id,
                 requested_at=datetime.fromtimestamp(tutela.clock(), UTC),
             )

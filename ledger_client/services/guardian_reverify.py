@@ -173,6 +173,7 @@ def _replacement(
         child_id=old.child_id,
         address=account.address,
         document_commitment=old.document_commitment,
+        name_lookup=old.name_lookup,
         sealed=seal_guardian_payload(tutela, old.child_id, account.address, details),
         account_id=account.id,
         added_at=now,

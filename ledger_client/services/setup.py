@@ -15,6 +15,7 @@ from ledger_client.chain.connection import connect
 from ledger_client.chain.node import create_embedded
 from ledger_client.contracts.artifacts import load_artifact
 from ledger_client.contracts.sender import TransactionSender
+from ledger_client.contracts.wrappers import AuditAnchorContract
 from ledger_client.errors import ConfigurationError, ConflictError
 from ledger_client.keys import LocalSigner, new_keystore, unlock_keystore
 from ledger_client.settings import KEYSTORE_PASSWORD, Settings
@@ -40,23 +41,29 @@ class InitResult:
     embedded: bool
 
 
-def initialise(settings: Settings) -> InitResult:
+def initialise(settings: Settings, *, time_offset: int = 0) -> InitResult:
     """Creates the data folder's secrets, store, keys and chain, and deploys the contracts.
+
+    ``time_offset`` (seconds, negative) starts the embedded chain's clock in the past, so
+    that a demo can write a history into it (see ``ledger_client.demo_population``).
 
     Raises:
         ConflictError: the data folder or its database is initialised already.
-        ConfigurationError: production without secrets, or an unfunded admin on a paid chain.
+        ConfigurationError: production without secrets, or an unfunded admin on a paid chain;
+            a time offset for a chain that is not embedded.
         ChainUnavailableError: the node does not answer.
     """
     if settings.initialised:
         raise ConflictError(f"{settings.data_dir} is initialised already")
+    if time_offset and not settings.embedded:
+        raise ConfigurationError("only the embedded chain can start with its clock in the past")
     if not settings.embedded:
         with connect(settings):  # a node that does not answer fails here, before any file
             pass
     existed = settings.data_dir.exists()
     before = set(settings.data_dir.iterdir()) if existed else set()
     try:
-        return _initialise(settings)
+        return _initialise(settings, time_offset)
     except BaseException:
         # No half-made data folder stays behind: what this attempt created goes.
         if not existed:
@@ -70,7 +77,7 @@ def initialise(settings: Settings) -> InitResult:
         raise
 
 
-def _initialise(settings: Settings) -> InitResult:
+def _initialise(settings: Settings, time_offset: int = 0) -> InitResult:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if not settings.production:
         settings.generate_secrets()
@@ -85,11 +92,17 @@ def _initialise(settings: Settings) -> InitResult:
         work = settings.keystore_work_factor
         admin_keystore, admin_address = new_keystore(password, work_factor=work)
         relayer_keystore, relayer_address = new_keystore(password, work_factor=work)
+        anchorer_keystore, anchorer_address = new_keystore(password, work_factor=work)
         if settings.embedded:
             _forget_interrupted_chain(settings)
             create_embedded(
                 settings.data_dir,
-                genesis_alloc={admin_address: GENESIS_BALANCE, relayer_address: GENESIS_BALANCE},
+                genesis_alloc={
+                    admin_address: GENESIS_BALANCE,
+                    relayer_address: GENESIS_BALANCE,
+                    anchorer_address: GENESIS_BALANCE,
+                },
+                time_offset=time_offset,
             )
         with connect(settings) as w3:
             chain_id = w3.eth.chain_id
@@ -99,8 +112,13 @@ def _initialise(settings: Settings) -> InitResult:
             sender = TransactionSender(w3, admin, chain_id)
             if not settings.embedded:
                 fund(sender, w3, relayer_address)
+                fund(sender, w3, anchorer_address)
             registry, block = _deploy(sender, "ChildRegistry", settings, admin)
             ledger, _ = _deploy(sender, "CrossingLedger", settings, admin, registry)
+            audit, _ = _deploy(sender, "AuditAnchor", settings, admin)
+            # The anchorer signs anchors and nothing else; the admin only grants its role.
+            anchors = AuditAnchorContract(w3, audit)
+            sender.transact(anchors.grant_role("ANCHOR_ROLE", anchorer_address))
         now = datetime.now(UTC)
         with database.transaction() as session:
             session.add(
@@ -108,6 +126,7 @@ def _initialise(settings: Settings) -> InitResult:
                     chain_id=chain_id,
                     registry_address=registry,
                     ledger_address=ledger,
+                    audit_address=audit,
                     deploy_block=block,
                     created_at=now,
                 )
@@ -115,6 +134,7 @@ def _initialise(settings: Settings) -> InitResult:
             for name, role, keystore, address in (
                 ("admin", StaffRole.ADMIN, admin_keystore, admin_address),
                 ("relayer", StaffRole.RELAYER, relayer_keystore, relayer_address),
+                ("anchorer", StaffRole.ANCHORER, anchorer_keystore, anchorer_address),
             ):
                 session.add(
                     StaffMember(

@@ -21,6 +21,8 @@ ON_CHAIN_ROLES: dict[StaffRole, tuple[str, str] | None] = {
     StaffRole.BORDER_OFFICER: ("ledger", "BORDER_OFFICER_ROLE"),
     StaffRole.CHILD_PROTECTION: ("ledger", "CHILD_PROTECTION_ROLE"),
     StaffRole.INVESTIGATOR: None,
+    # Auditors read the audit log in the store and its anchors on chain; they sign nothing.
+    StaffRole.AUDITOR: None,
 }
 ASSIGNABLE_ROLES = tuple(str(role) for role in ON_CHAIN_ROLES)
 

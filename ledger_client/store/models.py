@@ -45,6 +45,10 @@ class StaffRole(StrEnum):
     CHILD_PROTECTION = "child-protection"
     INVESTIGATOR = "investigator"
     RELAYER = "relayer"
+    # Reads the audit log; holds no on-chain role.
+    AUDITOR = "auditor"
+    # The system key that anchors the audit log's head on the ledger (like the relayer).
+    ANCHORER = "anchorer"
 
 
 class Deployment(Base):
@@ -56,6 +60,8 @@ class Deployment(Base):
     chain_id: Mapped[int] = mapped_column(BigInteger)
     registry_address: Mapped[str] = mapped_column(String(42))
     ledger_address: Mapped[str] = mapped_column(String(42))
+    # None where the deployment predates the audit anchor (see ``ensure_audit_anchor``).
+    audit_address: Mapped[str | None] = mapped_column(String(42), default=None)
     deploy_block: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
@@ -85,6 +91,10 @@ class Child(Base):
     # A keyed hash of the names and birth date alone, so the registry desk can warn of a
     # likely duplicate born elsewhere without opening every sealed record.
     name_birth_lookup: Mapped[str | None] = mapped_column(String(66), index=True, default=None)
+    # Keyed look-ups of the full name and of the birth date, for the investigators' search
+    # (identity.child_name_lookup, birth_date_lookup); NULL until written or backfilled.
+    name_lookup: Mapped[str | None] = mapped_column(String(66), index=True, default=None)
+    birth_lookup: Mapped[str | None] = mapped_column(String(66), index=True, default=None)
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
     status: Mapped[str] = mapped_column(String(16))
     policy: Mapped[str] = mapped_column(String(16))
@@ -102,6 +112,8 @@ class Guardian(Base):
     address: Mapped[str] = mapped_column(String(42), index=True)
     document_commitment: Mapped[str] = mapped_column(String(66), index=True)
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    # identity.guardian_name_lookup of the sealed name; NULL until written or backfilled.
+    name_lookup: Mapped[str | None] = mapped_column(String(66), index=True, default=None)
     # The person behind this guardianship, who holds the key of ``address`` under their own
     # secret; rows older than guardian accounts have none until re-verified in person.
     account_id: Mapped[int | None] = mapped_column(
@@ -129,6 +141,8 @@ class CrossingRequest(Base):
     border_point: Mapped[str] = mapped_column(String(16))
     companion_commitment: Mapped[str] = mapped_column(String(66), index=True)
     companion_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    # identity.companion_name_lookup of the sealed name; NULL until written or backfilled.
+    companion_name_lookup: Mapped[str | None] = mapped_column(String(66), index=True, default=None)
     requested_by: Mapped[int] = mapped_column(ForeignKey("staff.id"))
     tx_hash: Mapped[str | None] = mapped_column(String(66), default=None)
     requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -137,4 +151,5 @@ class CrossingRequest(Base):
 # The outbox's and the portal's tables live on the same metadata, so Alembic and the tests
 # see them.
 from ledger_client.outbox import models as _outbox_models  # noqa: E402, F401
+from ledger_client.risk import models as _risk_models  # noqa: E402, F401
 from ledger_client.store import portal_models as _portal_models  # noqa: E402, F401

@@ -99,6 +99,9 @@ class AuditEntry(Base):
     address: Mapped[str | None] = mapped_column(String(45), default=None)
     previous_hash: Mapped[str] = mapped_column(String(64))
     entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The private part (a search's reason and values), sealed with the master key; the hash
+    # covers its sha256, so a swapped or removed part breaks the chain like an edit does.
+    sealed: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
 
 
 class ChildPhoto(Base):

@@ -516,7 +516,7 @@ def test_bad_input_is_one_line_on_stderr_and_changes_nothing(
             ("crossing", "show", number, "--json", *d),
         ]
     )
-    assert [m["name"] for m in people.json()["staff"]] == ["admin", "relayer"] + [
+    assert [m["name"] for m in people.json()["staff"]] == ["admin", "relayer", "anchorer"] + [
         name for name, _ in STAFF
     ]
     assert len(child.json()["child"]["guardians"]) == 2

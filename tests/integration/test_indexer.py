@@ -21,7 +21,7 @@ from web3 import Web3
 from web3.providers import JSONBaseProvider
 from web3.types import RPCEndpoint, RPCResponse
 
-from ledger_client.contracts.artifacts import CONTRACT_NAMES, load_artifact
+from ledger_client.contracts.artifacts import INDEXED_CONTRACT_NAMES, load_artifact
 from ledger_client.errors import ChainError
 from ledger_client.indexer import sync
 from ledger_client.indexer.events import decode_log
@@ -414,7 +414,7 @@ def test_following_indexes_what_happens_and_two_indexers_double_nothing(
 def test_every_event_of_the_abi_has_a_table() -> None:
     names = {
         item["name"]
-        for contract in CONTRACT_NAMES
+        for contract in INDEXED_CONTRACT_NAMES
         for item in load_artifact(contract).abi
         if item["type"] == "event"
     }

@@ -17,7 +17,11 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HINT = "run `python scripts/compile_contracts.py` and commit contracts/build/"
-INTERFACES = {"ChildRegistry": "IChildRegistry.sol", "CrossingLedger": "ICrossingLedger.sol"}
+INTERFACES = {
+    "ChildRegistry": "IChildRegistry.sol",
+    "CrossingLedger": "ICrossingLedger.sol",
+    "AuditAnchor": "IAuditAnchor.sol",
+}
 
 
 def _load_compile_script() -> ModuleType:
@@ -48,7 +52,7 @@ def _differences(committed: dict[str, Any], fresh: dict[str, Any]) -> list[str]:
 def test_committed_artifacts_match_the_sources(
     compiler: ModuleType, fresh: dict[str, dict[str, Any]]
 ) -> None:
-    assert set(fresh) == {"ChildRegistry", "CrossingLedger"}
+    assert set(fresh) == {"ChildRegistry", "CrossingLedger", "AuditAnchor"}
     for name, artifact in fresh.items():
         path = compiler.artifact_path(name)
         assert path.exists(), f"{path.relative_to(REPO_ROOT)} is missing; {HINT}"
