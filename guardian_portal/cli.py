@@ -19,9 +19,12 @@ import click
 from ledger_client.chain.node import run_node
 from ledger_client.cli.main import Context, cli, common_options
 from ledger_client.cli.main import main as ledger_main
-from ledger_client.errors import ChainUnavailableError
+from ledger_client.demo_population import HISTORY
+from ledger_client.errors import ChainUnavailableError, TutelaError
+from ledger_client.services.audit_anchor import ensure_audit_anchor
 from ledger_client.services.background import start_background
 from ledger_client.services.context import open_tutela
+from ledger_client.services.investigation_backfill import backfill_lookups
 from ledger_client.services.setup import initialise
 from ledger_client.settings import Settings
 from ledger_client.store.database import Database
@@ -42,23 +45,38 @@ NODE_START_TIMEOUT = 60
     help="Request threads. More than the cores add GIL contention, not capacity.",
 )
 @click.option("--demo", is_flag=True, help="Also create sample staff, guardians and children.")
+@click.option(
+    "--demo-population",
+    type=click.Choice(["full", "small", "none"]),
+    default="full",
+    show_default=True,
+    help="With --demo on a new data folder: a population with a year of crossings "
+    "(full: 200 children, about two minutes to build; small: 24 children).",
+)
 @common_options
-def serve(obj: Context, host: str, port: int, threads: int, demo: bool) -> None:
+def serve(
+    obj: Context, host: str, port: int, threads: int, demo: bool, demo_population: str
+) -> None:
     """Run the portal; on the embedded default also the node, indexer, reconciler, notifier."""
     import waitress
 
     from guardian_portal import create_app
-    from guardian_portal.demo import seed_demo
+    from guardian_portal.demo import prepare_demo
 
-    settings = _ready_settings(obj.settings())
+    history = demo and demo_population != "none"
+    settings = _ready_settings(obj.settings(), history=history)
+    if demo:
+        # Before the node and the background loops start: the history is written on the
+        # chain in this process, and its notifications are marked unsent before the
+        # notifier could pick them up.
+        prepare_demo(settings, demo_population, echo=click.echo)
     stop = threading.Event()
     with _chain_for(settings, stop) as chain_url:
         running = replace(settings, chain_url=chain_url)
+        _catch_up(running)
         start_background(settings, chain_url, stop)
         with open_tutela(running) as tutela:
             tutela.background_index = True
-            if demo:
-                seed_demo(tutela, echo=click.echo)
             try:
                 server = waitress.create_server(
                     create_app(tutela), host=host, port=port, threads=threads, ident="tutela"
@@ -88,6 +106,7 @@ def worker(obj: Context) -> None:
     settings = _ready_settings(obj.settings())
     stop = threading.Event()
     with _chain_for(settings, stop) as chain_url:
+        _catch_up(replace(settings, chain_url=chain_url))
         threads = start_background(settings, chain_url, stop)
         click.echo(f"Tutela worker following {chain_url}")
         previous = signal.signal(signal.SIGTERM, _interrupt)
@@ -106,12 +125,14 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def _ready_settings(settings: Settings) -> Settings:
+def _ready_settings(settings: Settings, *, history: bool = False) -> Settings:
     if not settings.production:
         # Folders made before the portal lack its secrets; existing ones are kept.
         settings.generate_secrets()
     if not settings.initialised:
-        initialise(settings)
+        # A demo's population writes a year of crossings into the embedded chain's past.
+        back = -HISTORY if history and settings.embedded else 0
+        initialise(settings, time_offset=back)
     else:
         # A folder made by an older release gets the portal's tables (the one process that
         # starts the deployment migrates; gunicorn's workers never do).
@@ -121,6 +142,25 @@ def _ready_settings(settings: Settings) -> Settings:
         finally:
             database.dispose()
     return settings
+
+
+def _catch_up(running: Settings) -> None:
+    """Brings a deployment made by an older release up to this one, before serving.
+
+    The audit anchor contract is deployed where it is missing (the log's head cannot be
+    anchored without it), and the investigators' keyed look-ups are filled for records
+    sealed before they existed. Each costs a query when there is nothing to do.
+    """
+    try:
+        if ensure_audit_anchor(running) is None:
+            logger.warning("no audit anchor contract: an operator must deploy it")
+    except TutelaError as error:
+        # The portal still serves; the anchor thread picks the contract up once it exists.
+        logger.warning("the audit anchor contract could not be deployed: %s", error)
+    with open_tutela(running) as tutela:
+        filled = backfill_lookups(tutela)
+    if filled:
+        logger.info("filled the search look-ups of %d older records", filled)
 
 
 @contextmanager

@@ -1,4 +1,5 @@
-"""``tutela serve --demo``: sample staff, guardians and children, and how to log in as each.
+"""``tutela serve --demo``: sample staff, guardians and children, and how to log in as each;
+then a realistic population with a year of crossings (``ledger_client.demo_population``).
 
 The logins are printed and written to ``demo-logins.json`` in the data folder, so a tester
 (or the browser tests) can pick them up. Demo passwords are long random words, never fixed
@@ -13,15 +14,18 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from ledger_client.errors import ConflictError
+from ledger_client import demo_population
+from ledger_client.errors import ConfigurationError, ConflictError
 from ledger_client.services import accounts, children, guardians, staff
-from ledger_client.services.context import Tutela
+from ledger_client.services.context import Tutela, open_tutela
+from ledger_client.settings import Settings
 
 STAFF = (
     ("Ana Rusu", "registrar"),
     ("Victor Lungu", "border-officer"),
     ("Doina Cebotari", "child-protection"),
     ("Radu Ciobanu", "investigator"),
+    ("Silvia Moraru", "auditor"),
 )
 CHILDREN = (
     {
@@ -44,9 +48,57 @@ CHILDREN = (
         "policy": "any",
     },
 )
+# ``--demo-population``: children and planted subjects of each pattern; "small" starts in
+# seconds, for the browser tests.
+POPULATIONS: dict[str, tuple[int, int] | None] = {
+    "full": (demo_population.DEFAULT_SIZE, demo_population.DEFAULT_PLANTED),
+    "small": (24, 1),
+    "none": None,
+}
 # One guardian is left to activate by hand, to show the activation page.
 LEFT_FOR_ACTIVATION = "MD-0877-1290"
 LOGINS_FILE = "demo-logins.json"
+
+
+def prepare_demo(settings: Settings, population: str, echo: Callable[[str], None]) -> None:
+    """The sample people, then (once per data folder) the population, before serving.
+
+    Raises:
+        ConfigurationError: an unknown population name.
+    """
+    if population not in POPULATIONS:
+        raise ConfigurationError(f"unknown demo population {population!r}")
+    with open_tutela(settings) as tutela:
+        seed_demo(tutela, echo)
+        populate(tutela, POPULATIONS[population], echo)
+
+
+def populate(tutela: Tutela, shape: tuple[int, int] | None, echo: Callable[[str], None]) -> None:
+    """Builds the population of ``shape`` (children, planted of each pattern) unless this
+    data folder has it, or was not made with its chain a year back (then says why)."""
+    if shape is None:
+        return
+    if not tutela.settings.embedded:
+        echo("Demo population: skipped, its history needs the embedded chain.")
+        return
+    if demo_population.population_built(tutela):
+        echo(f"Demo population: built already ({demo_population.PLANTED_FILE}).")
+        return
+    if not demo_population.has_history_room(tutela):
+        if demo_population.resume_wall_clock(tutela):
+            echo("Demo population: an earlier build was interrupted; the chain is back on the")
+            echo("wall clock. Start from a new data folder for the whole population.")
+        else:
+            echo("Demo population: skipped, this data folder's chain did not start a year back")
+            echo("(start `tutela serve --demo` on a new data folder to have it).")
+        return
+    size, planted = shape
+    result = demo_population.build_population(tutela, size=size, planted=planted, echo=echo)
+    echo(
+        f"Demo population: {result.children} children, {result.requests} crossing requests "
+        f"over the past year, built in {result.seconds:.0f} s; what was planted for the risk "
+        f"indicators is in {result.planted_path.name}."
+    )
 
 
 def seed_demo(tutela: Tutela, echo: Callable[[str], None]) -> dict[str, Any]:

@@ -282,7 +282,11 @@ def open_embedded(data_dir: Path, lock_timeout: float = 10) -> EmbeddedSession:
 
 
 def create_embedded(
-    data_dir: Path, genesis_alloc: Mapping[str, int], *, chain_id: int = DEFAULT_CHAIN_ID
+    data_dir: Path,
+    genesis_alloc: Mapping[str, int],
+    *,
+    chain_id: int = DEFAULT_CHAIN_ID,
+    time_offset: int = 0,
 ) -> Path:
     """Create the data folder's chain (at ``tutela init``), funding ``genesis_alloc``.
 
@@ -290,19 +294,23 @@ def create_embedded(
         data_dir: the data folder; created if missing.
         genesis_alloc: checksum address -> balance in wei.
         chain_id: the chain's EIP-155 id.
+        time_offset: where the chain's clock starts from the wall clock, in seconds:
+            negative for a genesis in the past (see ``EmbeddedChain.create``).
 
     Returns:
         The path of the new chain file.
 
     Raises:
         ChainUnavailableError: another process holds the data folder's chain.
-        ConfigurationError: a chain exists already, or the allocation is invalid.
+        ConfigurationError: a chain exists already, or the allocation or offset is invalid.
     """
     data_dir.mkdir(parents=True, exist_ok=True)
     lock = _take_chain_now(data_dir, "init")
     try:
         path = data_dir / CHAIN_FILE
-        EmbeddedChain.create(path, genesis_alloc=genesis_alloc, chain_id=chain_id).close()
+        EmbeddedChain.create(
+            path, genesis_alloc=genesis_alloc, chain_id=chain_id, time_offset=time_offset
+        ).close()
     finally:
         lock.release()
     return path

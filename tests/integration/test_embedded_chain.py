@@ -465,3 +465,80 @@ def test_contract_calls_and_estimates_through_web3(w3: Web3) -> None:
     assert w3.eth.call({"from": POOR.address, "to": logger_address, "data": data}) == b""
     code = w3.eth.get_code(to_checksum_address(logger_address))
     assert bytes(code) == LOGGER
+
+
+# Calls the address in calldata[0:32] with calldata[32:] and all its gas, and reverts when
+# that call fails: the 63/64 rule makes it need more gas than it uses.
+FORWARDER = bytes.fromhex("602036038060206000376000600082600060006000355af115601d57005b600080fd")
+YEAR = 365 * 86_400
+
+
+def test_estimates_are_the_least_gas_even_for_calls_that_forward_gas(w3: Web3) -> None:
+    logger_address = deploy(w3, ALICE, LOGGER)
+    forwarder = deploy(w3, ALICE, FORWARDER)
+    target = bytes.fromhex(logger_address.removeprefix("0x")).rjust(32, b"\0")
+    data = target + word(7) + word(8) + b"forwarded"
+    estimate = w3.eth.estimate_gas({"from": ALICE.address, "to": forwarder, "data": data})
+    assert send(w3, ALICE, to=forwarder, data=data, gas=estimate - 1)["status"] == 0
+    receipt = send(w3, ALICE, to=forwarder, data=data, gas=estimate)
+    assert receipt["status"] == 1
+    assert receipt["logs"][0]["data"] == b"forwarded"
+    # What the call keeps back for itself (1/64 of its gas at the CALL) is never used.
+    assert receipt["gasUsed"] < estimate
+
+
+def _timestamp(chain: EmbeddedChain, tag: str = "latest") -> int:
+    return int(chain.request("eth_getBlockByNumber", [tag, False])["timestamp"], 16)
+
+
+def test_a_chain_can_start_a_year_back_and_come_back_to_the_wall_clock(tmp_path: Path) -> None:
+    path = tmp_path / "past.sqlite3"
+    before = int(time.time())
+    chain = EmbeddedChain.create(path, genesis_alloc={ALICE.address: ETHER}, time_offset=-YEAR)
+    try:
+        assert before - YEAR <= _timestamp(chain, "earliest") <= int(time.time()) - YEAR
+        chain.request("evm_mine", [])
+        assert _timestamp(chain) <= int(time.time()) - YEAR + 1
+        # A demo walks the clock forward, day by day, in the past.
+        assert chain.request("evm_increaseTime", [180 * 86_400]) == -YEAR + 180 * 86_400
+        chain.request("evm_mine", [])
+        assert _timestamp(chain) <= int(time.time()) - YEAR + 180 * 86_400 + 1
+    finally:
+        chain.close()
+
+    # Reopened while still in the past: the offset is on disk.
+    reopened = EmbeddedChain.open(path)
+    try:
+        assert reopened.request("evm_increaseTime", [0]) == -YEAR + 180 * 86_400
+        reopened.request("evm_mine", [])
+        in_the_past = _timestamp(reopened)
+        assert in_the_past < int(time.time()) - 180 * 86_400 + 5
+        # Back to the wall clock: the offset goes to 0 and blocks follow the clock again.
+        assert reopened.request("evm_increaseTime", [YEAR - 180 * 86_400]) == 0
+        reopened.request("evm_mine", [])
+        assert int(time.time()) - 5 <= _timestamp(reopened) <= int(time.time()) + 1
+    finally:
+        reopened.close()
+
+    again = EmbeddedChain.open(path)
+    try:
+        assert again.request("evm_increaseTime", [0]) == 0
+        head = again.block_number
+        last = _timestamp(again)
+        again.request("evm_mine", [])
+        assert again.block_number == head + 1
+        assert last < _timestamp(again) <= int(time.time()) + 1
+        blocks = [_timestamp(again, hex(number)) for number in range(again.block_number + 1)]
+        assert blocks == sorted(blocks)  # time never went back along the way
+    finally:
+        again.close()
+
+
+@pytest.mark.parametrize("offset", [-(10**12), 1.5, True, "-100"])
+def test_a_chain_refuses_an_impossible_start_and_leaves_no_file(
+    tmp_path: Path, offset: Any
+) -> None:
+    path = tmp_path / "never.sqlite3"
+    with pytest.raises(ConfigurationError, match="time offset"):
+        EmbeddedChain.create(path, genesis_alloc={}, time_offset=offset)
+    assert not path.exists()
