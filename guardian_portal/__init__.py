@@ -49,10 +49,12 @@ def create_app(tutela: Tutela, test_config: dict[str, Any] | None = None) -> Fla
 
 def _register_desks(app: Flask) -> None:
     # Imported here: each desk imports the helpers above, which must exist first.
-    from guardian_portal import border, guardian, protection, registry, sms
+    from guardian_portal import audit_desk, border, guardian, investigate, protection, registry, sms
 
     app.register_blueprint(guardian.bp)
     app.register_blueprint(registry.bp)
     app.register_blueprint(border.bp)
     app.register_blueprint(protection.bp)
     app.register_blueprint(sms.bp)
+    app.register_blueprint(investigate.bp)
+    app.register_blueprint(audit_desk.bp)

@@ -44,6 +44,8 @@ HOME_OF_ROLE = {
     StaffRole.REGISTRAR.value: "registry.home",
     StaffRole.BORDER_OFFICER.value: "border.home",
     StaffRole.CHILD_PROTECTION.value: "protection.home",
+    StaffRole.INVESTIGATOR.value: "investigate.home",
+    StaffRole.AUDITOR.value: "audit_desk.home",
     GUARDIAN: "guardian.inbox",
 }
 

@@ -21,12 +21,14 @@ STAFF_PASSWORDS = {
     "officer": "officer-password-long",
     "protector": "protector-password-long",
     "investigator": "investigator-password-long",
+    "auditor": "auditor-password-long",
 }
 ROLE_MEMBER = {
     "registrar": "registrar",
     "border-officer": "officer",
     "child-protection": "protector",
     "investigator": "investigator",
+    "auditor": "auditor",
 }
 
 
@@ -60,6 +62,7 @@ class Portal:
 def portal(embedded_world: World) -> Portal:
     tutela = embedded_world.tutela
     staff.add_staff(tutela, "investigator", "investigator")
+    staff.add_staff(tutela, "auditor", "auditor")
     for name, password in STAFF_PASSWORDS.items():
         accounts.set_staff_password(tutela, name, password, totp=False)
     app = create_app(tutela, {"TESTING": True})

@@ -10,12 +10,16 @@ import pytest
 from flask.testing import FlaskClient
 
 from ledger_client.identity import normalise_document
+from ledger_client.risk.engine import update_flags
+from ledger_client.risk.flags import list_flags
+from ledger_client.risk.thresholds import RiskThresholds
 from ledger_client.services import crossings, guardians
+from ledger_client.services.context import Tutela
 from tests.portal.conftest import Portal
 from tests.portal.support import csrf_of, enrol, log_in_guardian, request_exit, text_of
 
 PRINCIPALS = ["anonymous", "guardian", "registrar", "border-officer", "child-protection",
-              "investigator"]  # fmt: skip
+              "investigator", "auditor"]  # fmt: skip
 STAFF_ROLES = PRINCIPALS[2:]
 PASSWORD = "a-long-guardian-password"
 PIN = "482915"
@@ -24,7 +28,7 @@ PIN = "482915"
 @dataclass(frozen=True)
 class Route:
     method: str
-    path: str  # with {card}, {request}, {other_request}, {address}
+    path: str  # with {card}, {request}, {other_request}, {address}, {flag}
     who: frozenset[str]  # who may use it; "public" for everyone
     ok: int  # what those who may get (POSTs carry a CSRF token and an empty form)
 
@@ -80,10 +84,24 @@ ROUTES = [
     route("GET", "/protection/requests/{request}", "child-protection", 200),
     route("POST", "/protection/requests/{request}/decide", "child-protection", 400),
     route("POST", "/protection/requests/{request}/override", "child-protection", 400),
+    route("GET", "/investigate/", "investigator", 200),
+    route("POST", "/investigate/search", "investigator", 400),
+    # No case is held for the session yet: the case is asked for first.
+    route("GET", "/investigate/children/{card}/timeline", "investigator", 200),
+    route("POST", "/investigate/children/{card}/timeline", "investigator", 400),
+    route("POST", "/investigate/check", "investigator", 400),
+    route("GET", "/investigate/links", "investigator", 200),
+    route("POST", "/investigate/links", "investigator", 400),
+    route("POST", "/investigate/export.csv", "investigator", 400),
+    route("POST", "/investigate/report", "investigator", 400),
+    route("GET", "/investigate/flags", "investigator", 200),
+    route("GET", "/investigate/flags/{flag}", "investigator", 200),
+    route("POST", "/investigate/flags/{flag}/review", "investigator", 400),
+    route("GET", "/audit/", "auditor", 200),
 ]
-# The start page sends a signed-in user to their desk; the investigator has none yet.
-START_PAGE = {"anonymous": 200, "investigator": 200, "guardian": 302, "registrar": 302,
-              "border-officer": 302, "child-protection": 302}  # fmt: skip
+# The start page sends a signed-in user to their desk.
+START_PAGE = {"anonymous": 200, "investigator": 302, "guardian": 302, "registrar": 302,
+              "border-officer": 302, "child-protection": 302, "auditor": 302}  # fmt: skip
 
 
 def expected(entry: Route, who: str) -> int:
@@ -116,7 +134,17 @@ def scene(portal: Portal) -> dict[str, str]:
             values.update(card=child.card, request=str(request), address=child.guardians[0].address)
         else:
             values["other_request"] = str(request)
+    values["flag"] = str(_a_flag(tutela))
     return values
+
+
+def _a_flag(tutela: Tutela) -> int:
+    """A risk flag to open: at a threshold of one exit, every child who left is flagged."""
+    tutela.refresh_index()
+    with tutela.database.transaction() as session:
+        update_flags(session, RiskThresholds(frequent_crossings=1))
+    with tutela.database.reading() as session:
+        return list_flags(session)[0].id
 
 
 def _client(portal: Portal, who: str) -> FlaskClient:
@@ -191,4 +219,5 @@ def _rule_of(path: str) -> str:
         path.replace("{card}", "<card>")
         .replace("{request}", "<int:request_id>")
         .replace("{address}", "<address>")
+        .replace("{flag}", "<int:flag_id>")
     )
