@@ -93,25 +93,24 @@ def _flag_page(
 
 
 def _flag_with_people(flag_id: int) -> tuple[FlagView, tuple[Person, ...]]:
-    # The service names the people behind flags (and audits the look) for the whole list;
-    # there is no call for one flag with its people yet, so the one asked for is picked out.
-    for found, people in investigation.flags_with_people(tutela(), case.actor()):
-        if found.id == flag_id:
-            return found, people
-    abort(404)
+    """The flag and its people (the service audits the look); an unknown id is a 404."""
+    try:
+        return investigation.flag_with_people(tutela(), case.actor(), flag_id)
+    except NotFoundError:
+        abort(404)
 
 
 def _crossing_links(crossings: tuple[int, ...], people: tuple[Person, ...]) -> dict[int, str]:
-    """Where each crossing can be read: on its child's timeline, when the flag is about one
-    child (a flag about a companion spans several children, and a crossing's child is not
-    named by the flag)."""
-    cards = [
-        person.card_number for person in people if person.role == "child" and person.card_number
-    ]
-    if len(cards) != 1:
-        return {}
-    timeline = url_for("investigate.timeline", card=cards[0])
-    return {number: f"{timeline}#request-{number}" for number in crossings}
+    """Where each crossing can be read: on the timeline of the child it was made for (a flag
+    about a companion spans several children; the service says whose each crossing was)."""
+    found: dict[int, str] = {}
+    for person in people:
+        if person.role != "child" or not person.card_number:
+            continue
+        timeline = url_for("investigate.timeline", card=person.card_number)
+        for number in person.crossings:
+            found.setdefault(number, f"{timeline}#request-{number}")
+    return {number: found[number] for number in crossings if number in found}
 
 
 def _reauthenticate(password: str) -> tuple[str, int] | None:

@@ -27,6 +27,7 @@ REASON_MIN, REASON_MAX = 10, 500
 NOTE_MAX = 2000
 _BORDER_POINT = re.compile(r"[A-Z0-9_-]{1,16}")
 _TX_HASH = r"^0x[0-9a-fA-F]{64}$"
+_PERSON_KEY = r"^(person:0x[0-9a-fA-F]{64})?$"
 
 OUTCOMES = [
     SelectChoice("", _l("Any outcome")),
@@ -131,8 +132,8 @@ class CriteriaFields:
     guardian_name = _text(_l("Guardian's name"), 100)
     guardian_document = _text(_l("Guardian's document number"), 40, check_document)
     border_point = _text(_l("Border point"), 16, check_border_point)
-    date_from = _text(_l("Requested from"), 10, check_date, render_kw={"type": "date"})
-    date_to = _text(_l("Requested until"), 10, check_date, render_kw={"type": "date"})
+    date_from = _text(_l("Requested on or after"), 10, check_date, render_kw={"type": "date"})
+    date_to = _text(_l("Requested on or before"), 10, check_date, render_kw={"type": "date"})
     outcome = SelectField(_l("Outcome"), choices=OUTCOMES, default="")
 
     def criteria(self) -> dict[str, str]:
@@ -181,11 +182,17 @@ class LinksForm(FlaskForm, OptionalCase):
     card = _text(_l("Card number"), 20, check_card)
     companion_document = _text(_l("Companion's document number"), 40, check_document)
     guardian_document = _text(_l("Guardian's document number"), 40, check_document)
+    # An adult in a picture, by the key its node carries: never typed, so never shown as a
+    # field; a malformed one is refused as bad input.
+    person = StringField(
+        filters=[lambda text: text.strip() if isinstance(text, str) else text],
+        validators=[Regexp(_PERSON_KEY)],
+    )
 
     def centre(self) -> dict[str, str]:
         given = {
             name: str(getattr(self, name).data)
-            for name in ("card", "companion_document", "guardian_document")
+            for name in ("card", "companion_document", "guardian_document", "person")
             if getattr(self, name).data
         }
         return given

@@ -123,8 +123,9 @@ def check() -> Page:
 @allow(INVESTIGATOR)
 def links() -> Page:
     if request.method == "GET":
-        # Only a card number travels in a URL; a person's document comes by POST.
-        given = MultiDict({"card": request.args["card"]} if request.args.get("card") else {})
+        # Only a card number or a person's node key (an opaque commitment, already on the
+        # chain) travels in a URL; a document or a name comes by POST.
+        given = MultiDict({k: request.args[k] for k in ("card", "person") if request.args.get(k)})
         form = LinksForm(formdata=given, meta={"csrf": False})
         if not given:
             return render_template("investigate/links.html", form=form, graph=None), 200
@@ -132,6 +133,8 @@ def links() -> Page:
     else:
         form = LinksForm()
         valid = form.validate_on_submit()
+    if form.person.errors:
+        return bad_input()
     valid = valid and form.check_centre()
     if not valid:
         return render_template("investigate/links.html", form=form, graph=None), 400
@@ -148,6 +151,7 @@ def links() -> Page:
             card=centre.get("card"),
             companion_document=centre.get("companion_document"),
             guardian_document=centre.get("guardian_document"),
+            person=centre.get("person"),
         )
     except (NotFoundError, InputError):
         abort(404)
@@ -165,7 +169,8 @@ def links() -> Page:
         describe_edge=lambda edge: graph_svg.describe_edge(
             edge, {n.key: n for n in graph.nodes}, _graph_words(graph)
         ),
-        link_of=_link_of,
+        timeline_of=_timeline_of,
+        links_of=_links_of,
         case=held,
     ), 200
 
@@ -220,14 +225,28 @@ def _graph_words(graph: LinkGraph) -> graph_svg.Words:
 
 
 def _picture(graph: LinkGraph) -> Markup:
-    svg = graph_svg.render(graph, _graph_words(graph), _link_of)
+    def link_of(node: LinkNode) -> str | None:
+        # A child leads to its timeline, an adult to the links around them (but the centre
+        # not to the page already shown).
+        if node.card_number:
+            return _timeline_of(node)
+        return None if node.key == graph.centre else _links_of(node)
+
+    svg = graph_svg.render(graph, _graph_words(graph), link_of)
     # Built from escaped text only (graph_svg escapes every label and attribute).
     return Markup(svg)  # noqa: S704
 
 
-def _link_of(node: LinkNode) -> str | None:
-    """A child leads to its timeline; an adult has no link that keeps their document out of
-    the URL (the service's nodes carry no document), so the text list offers a form."""
+def _timeline_of(node: LinkNode) -> str | None:
+    """A child's timeline; an adult has none."""
     if node.card_number:
         return url_for("investigate.timeline", card=format_card(node.card_number))
     return None
+
+
+def _links_of(node: LinkNode) -> str:
+    """The links around a child (by card) or an adult (by the node's key: the commitment is
+    opaque and already on the chain; a document or a name must never be in a URL)."""
+    if node.card_number:
+        return url_for("investigate.links", card=format_card(node.card_number))
+    return url_for("investigate.links", person=node.key)

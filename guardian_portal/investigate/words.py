@@ -38,7 +38,7 @@ KINDS: dict[str, LazyString] = {
 }
 
 FLAG_STATUSES: dict[str, LazyString] = {
-    "open": _l("Open"),
+    "open": _l("Not reviewed"),
     "reviewed": _l("Reviewed"),
 }
 

@@ -35,7 +35,11 @@ from ledger_client.services.context import Tutela
 from ledger_client.services.crossings import open_companion
 from ledger_client.services.investigation_export import findings_csv
 from ledger_client.services.investigation_ledger import check_on_ledger
-from ledger_client.services.investigation_links import flags_with_people, links
+from ledger_client.services.investigation_links import (
+    flag_with_people,
+    flags_with_people,
+    links,
+)
 from ledger_client.services.investigation_model import (
     OPEN_STATUSES,
     Case,
@@ -79,6 +83,7 @@ __all__ = [
     "TimelineItem",
     "check_on_ledger",
     "findings_csv",
+    "flag_with_people",
     "flags_with_people",
     "links",
     "search",

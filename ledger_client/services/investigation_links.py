@@ -8,6 +8,7 @@ companion is one node; names come from the sealed records.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 from typing import Final
@@ -16,10 +17,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ledger_client.cards import format_card
-from ledger_client.errors import InputError
+from ledger_client.errors import InputError, NotFoundError
 from ledger_client.identity import document_commitment
 from ledger_client.indexer.tables import ChainGuardianChange, ChainRequest
-from ledger_client.risk.flags import FlagView, list_flags
+from ledger_client.risk.flags import FlagView, get_flag, list_flags
 from ledger_client.services.audit import Actor
 from ledger_client.services.children import child_by_card, child_data, guardian_payload
 from ledger_client.services.context import Tutela
@@ -38,6 +39,7 @@ MAX_DEPTH: Final = 3
 MAX_NODES: Final = 200
 _CHILD, _PERSON = "child:", "person:"
 _UNKNOWN = "(no record in the store)"
+_PERSON_KEY: Final = re.compile(r"person:0x[0-9a-fA-F]{64}")
 
 
 def links(
@@ -48,17 +50,23 @@ def links(
     card: str | None = None,
     companion_document: str | None = None,
     guardian_document: str | None = None,
+    person: str | None = None,
     depth: int = 2,
     max_nodes: int = 60,
 ) -> LinkGraph:
     """The children, companions and guardians around one child or person, breadth-first.
 
+    ``person`` is an adult's node key as a graph carries it (``person:<commitment>``), so
+    that a picture can lead to the links around any adult in it: the commitment is opaque
+    and already on the chain, unlike the document it was made from.
+
     Writes the audit entry "investigate-links" (subject: the case number).
 
     Raises:
-        InputError: not exactly one of card, companion document and guardian document, a
-            malformed one, a depth outside 1 to 3 or a node cap outside 2 to 200.
-        NotFoundError: no child has this card.
+        InputError: not exactly one of card, companion document, guardian document and
+            person, a malformed one, a depth outside 1 to 3 or a node cap outside 2 to 200.
+        NotFoundError: no child has this card, or no request nor guardian on the ledger
+            has this person's commitment.
     """
     given = {
         name: value.strip()
@@ -66,24 +74,30 @@ def links(
             ("card", card),
             ("companion_document", companion_document),
             ("guardian_document", guardian_document),
+            ("person", person),
         )
         if isinstance(value, str) and value.strip()
     }
     if len(given) != 1:
-        raise InputError("give exactly one of a card, a companion's or a guardian's document")
+        raise InputError(
+            "give exactly one of a card, a companion's or a guardian's document, or a person"
+        )
     if not 1 <= depth <= MAX_DEPTH:
         raise InputError(f"the depth of a link picture is 1 to {MAX_DEPTH}")
     if not 2 <= max_nodes <= MAX_NODES:
         raise InputError(f"a link picture has 2 to {MAX_NODES} people and children")
     ((criterion, value),) = given.items()
-    person = (
-        None
-        if criterion == "card"
-        else _PERSON + "0x" + document_commitment(tutela.commitment_key, value).hex()
-    )
+    if criterion == "person":
+        adult: str | None = _person_key(value)
+    elif criterion == "card":
+        adult = None
+    else:
+        adult = _PERSON + "0x" + document_commitment(tutela.commitment_key, value).hex()
     tutela.refresh_index()
     with tutela.database.transaction() as session:
-        centre = person or _CHILD + child_by_card(session, value).child_id
+        if criterion == "person" and adult is not None:
+            _known_person(session, adult)
+        centre = adult or _CHILD + child_by_card(session, value).child_id
         order, edges = _walk(session, centre, depth, max_nodes)
         nodes = _nodes(session, tutela, order, edges)
         audit_read(
@@ -103,6 +117,33 @@ def links(
             for (source, target, kind), crossings in edges.items()
         ),
     )
+
+
+def _person_key(value: str) -> str:
+    """A person's node key, in the one spelling the index holds (lower-case hex).
+
+    Raises:
+        InputError: not ``person:0x`` and 64 hexadecimal digits.
+    """
+    if not _PERSON_KEY.fullmatch(value):
+        raise InputError("a person is given as person:0x and 64 hexadecimal digits")
+    return value.lower()
+
+
+def _known_person(session: Session, key: str) -> None:
+    """Raises NotFoundError unless a request or a guardian on the ledger has this commitment:
+    a made-up key is refused like an unknown card, not drawn as a lone stranger."""
+    commitment = key.removeprefix(_PERSON)
+    requests, changes = ChainRequest.__table__, ChainGuardianChange.__table__
+    seen = session.scalar(
+        select(requests.c.request_id).where(requests.c.companion_commitment == commitment).limit(1)
+    )
+    if seen is None:
+        seen = session.scalar(
+            select(changes.c.child_id).where(changes.c.document_commitment == commitment).limit(1)
+        )
+    if seen is None:
+        raise NotFoundError("no crossing request nor guardian on the ledger has this person")
 
 
 Edges = dict[tuple[str, str, str], set[int]]
@@ -272,6 +313,24 @@ def flags_with_people(
     return found
 
 
+def flag_with_people(
+    tutela: Tutela, actor: Actor, flag_id: int
+) -> tuple[FlagView, tuple[Person, ...]]:
+    """One risk flag with the people it is about, named from the sealed records; each child
+    carries the flag's crossings that were theirs, so each crossing leads to its timeline.
+
+    Writes the audit entry "investigate-flag" (subject ``flag:<id>``, the id in the detail).
+
+    Raises:
+        NotFoundError: no flag has this id; nothing is audited then.
+    """
+    with tutela.database.transaction() as session:
+        flag = get_flag(session, flag_id)
+        people = tuple(_flag_people(session, tutela, flag))
+        audit_read(session, actor, "investigate-flag", f"flag:{flag.id}", {"flag": flag.id})
+    return flag, people
+
+
 def _flag_people(session: Session, tutela: Tutela, flag: FlagView) -> list[Person]:
     people: list[Person] = []
     if flag.subject_kind == "companion":
@@ -299,8 +358,32 @@ def _flag_people(session: Session, tutela: Tutela, flag: FlagView) -> list[Perso
     child_ids = list(flag.children)
     if flag.subject_kind == "child" and flag.subject not in child_ids:
         child_ids.insert(0, flag.subject)
+    crossings = _crossings_by_child(session, flag.crossings)
+    # A crossing's child is named even if the engine left it out of the flag's children.
+    child_ids += [child_id for child_id in crossings if child_id not in child_ids]
     children = _children(session, tutela, child_ids)
     for child_id in child_ids:
         name, card = children.get(child_id, (_UNKNOWN, ""))
-        people.append(Person("child", name, None, card or None))
+        people.append(Person("child", name, None, card or None, tuple(crossings.get(child_id, ()))))
     return people
+
+
+def _crossings_by_child(session: Session, request_ids: Iterable[int]) -> dict[str, list[int]]:
+    """These requests' ids by the child record each was made for, in the order given."""
+    wanted = list(request_ids)
+    if not wanted:
+        return {}
+    requests = ChainRequest.__table__
+    child_of: dict[int, str] = {
+        int(request_id): str(child_id)
+        for request_id, child_id in session.execute(
+            select(requests.c.request_id, requests.c.child_id).where(
+                requests.c.request_id.in_(sorted(set(wanted)))
+            )
+        )
+    }
+    found: dict[str, list[int]] = {}
+    for request_id in wanted:
+        if request_id in child_of:
+            found.setdefault(child_of[request_id], []).append(request_id)
+    return found

@@ -237,6 +237,9 @@ class Person:
     name: str
     document: str | None
     card_number: str | None
+    # A child's crossings among those behind the flag, in the flag's order (oldest first):
+    # a flag about a companion spans several children, and each crossing is one child's.
+    crossings: tuple[int, ...] = ()
 
 
 def parse_day(text: str, label: str) -> date:

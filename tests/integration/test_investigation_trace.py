@@ -12,15 +12,21 @@ from sqlalchemy import func, select, update
 
 from ledger_client.errors import InputError, NotFoundError
 from ledger_client.indexer.tables import ChainRequest
+from ledger_client.risk.engine import update_flags
+from ledger_client.risk.flags import list_flags
+from ledger_client.risk.thresholds import RiskThresholds
 from ledger_client.services import children, crossings, staff
 from ledger_client.services.audit import Actor
 from ledger_client.services.context import staff_acting_as
 from ledger_client.services.investigation import (
     Case,
     LedgerProof,
+    Person,
     SearchQuery,
     check_on_ledger,
     findings_csv,
+    flag_with_people,
+    flags_with_people,
     links,
     search,
     timeline,
@@ -210,6 +216,57 @@ def test_links_reach_two_steps_and_stop_at_the_cap(story: Story) -> None:
         )
 
 
+def audit_count(story: Story) -> int:
+    with story.tutela.database.reading() as session:
+        return session.scalar(select(func.count()).select_from(AuditEntry)) or 0
+
+
+def test_links_around_a_person_start_from_the_key_their_node_carries(story: Story) -> None:
+    around_ana = links(story.tutela, story.investigator, CASE, card=story.cards["ana"], depth=1)
+    (stranger,) = [n for n in around_ana.nodes if n.label == "Grigore Stan"]
+    graph = links(story.tutela, story.investigator, CASE, person=stranger.key, depth=1)
+    assert graph.centre == stranger.key
+    entry = last_audit(story)
+    assert (entry.action, entry.subject, entry.detail) == (
+        "investigate-links",
+        CASE.number,
+        {"case": CASE.number, "criteria": ["person"]},
+    )
+    by_document = links(
+        story.tutela, story.investigator, CASE, companion_document=STRANGER_DOCUMENT, depth=1
+    )
+    assert graph == by_document
+    # The key as typed in capitals is the same person.
+    shouted = "person:0x" + stranger.key.removeprefix("person:0x").upper()
+    assert links(story.tutela, story.investigator, CASE, person=shouted, depth=1) == graph
+
+
+@pytest.mark.parametrize(
+    ("person", "error", "message"),
+    [
+        ("ST99990001", InputError, "person:0x"),
+        ("person:0x1234", InputError, "person:0x"),
+        ("child:0x" + "ab" * 32, InputError, "person:0x"),
+        ("person:0x" + "ab" * 32, NotFoundError, "no crossing request nor guardian"),
+    ],
+)
+def test_a_malformed_or_unknown_person_is_refused_and_not_audited(
+    story: Story, person: str, error: type[Exception], message: str
+) -> None:
+    before = audit_count(story)
+    with pytest.raises(error, match=message):
+        links(story.tutela, story.investigator, CASE, person=person)
+    with pytest.raises(InputError, match="exactly one"):
+        links(
+            story.tutela,
+            story.investigator,
+            CASE,
+            card=story.cards["ana"],
+            person="person:0x" + "ab" * 32,
+        )
+    assert audit_count(story) == before
+
+
 def test_search_csv_parses_back_and_neutralises_formulas(story: Story) -> None:
     result = search(
         story.tutela, story.investigator, CASE, SearchQuery(companion_document=TRICK_DOCUMENT)
@@ -244,6 +301,37 @@ def test_reads_of_each_kind_are_audited_once(story: Story) -> None:
     with story.tutela.database.reading() as session:
         after = session.scalar(select(func.count()).select_from(AuditEntry))
     assert after == (before or 0) + 2
+
+
+def test_one_flag_comes_with_its_people_and_whose_each_crossing_was(story: Story) -> None:
+    story.tutela.refresh_index()
+    with story.tutela.database.transaction() as session:
+        update_flags(session, RiskThresholds())
+    with story.tutela.database.reading() as session:
+        (taken,) = [f for f in list_flags(session) if f.indicator == "companion-unrelated-children"]
+    found, people = flag_with_people(story.tutela, story.investigator, taken.id)
+    assert found == taken
+    assert Person("companion", "Grigore Stan", "ST99990001", None) in people
+    # A flag about a companion spans three children: each crossing is one child's.
+    by_child = {p.name: (p.card_number, p.crossings) for p in people if p.role == "child"}
+    assert by_child == {
+        "Maria Popescu": (story.cards["maria"], (story.requests["a3"],)),
+        "Andrei Rusu": (story.cards["andrei"], (story.requests["b1"],)),
+        "Ana Ceban": (story.cards["ana"], (story.requests["c1"],)),
+    }
+    entry = last_audit(story)
+    assert (entry.action, entry.subject, entry.detail) == (
+        "investigate-flag",
+        f"flag:{taken.id}",
+        {"flag": taken.id},
+    )
+    # The list names the same people, with the same crossings.
+    listed = flags_with_people(story.tutela, story.investigator)
+    assert [p for f, p in listed if f.id == taken.id] == [people]
+    before = audit_count(story)
+    with pytest.raises(NotFoundError, match="no risk flag"):
+        flag_with_people(story.tutela, story.investigator, taken.id + 1000)
+    assert audit_count(story) == before
 
 
 def test_a_corrected_child_is_found_by_either_name_with_all_their_crossings(

@@ -117,3 +117,34 @@ def test_an_unknown_flag_is_a_404_and_cannot_be_reviewed(flagged: int, desk: Fla
         {"note": "Checked.", "password": "investigator-password-long"}, form_page=url,
     )  # fmt: skip
     assert response.status_code == 404
+
+
+def test_each_crossing_of_a_companion_flag_leads_to_its_own_childs_timeline(
+    scene: Scene, flagged: int, desk: FlaskClient
+) -> None:
+    page = desk.get(f"/investigate/flags/{flagged}").get_data(as_text=True)
+    # The flag is about Vasile Lupu and spans two children: each crossing is one child's.
+    for card, request_id in (
+        (scene.maria_card, scene.maria_with_vasile),
+        (scene.andrei_card, scene.andrei_with_vasile),
+    ):
+        link = f'href="/investigate/children/{card}/timeline#request-{request_id}"'
+        assert link in page
+        assert f"{link}>Request {request_id}</a>" in page
+
+
+def test_one_flag_is_read_and_audited_alone(
+    portal: Portal, flagged: int, desk: FlaskClient
+) -> None:
+    listed = len(audited(portal.tutela, "investigate-flags"))
+    assert desk.get(f"/investigate/flags/{flagged}").status_code == 200
+    [entry] = audited(portal.tutela, "investigate-flag")
+    assert (entry.actor, entry.subject, entry.detail) == (
+        "staff:investigator",
+        f"flag:{flagged}",
+        {"flag": flagged},
+    )
+    # The page no longer reads (and audits) every flag to show one.
+    assert len(audited(portal.tutela, "investigate-flags")) == listed
+    assert desk.get("/investigate/flags/999999").status_code == 404
+    assert len(audited(portal.tutela, "investigate-flag")) == 1
