@@ -57,7 +57,8 @@ class FilterForm(FlaskForm):
             Regexp(
                 r"^[a-z0-9-]{0,60}$",
                 message=_l(
-                    "An action is written in small letters, digits and dashes, as investigate-search."
+                    "An action is written in small letters, digits and dashes, "
+                    "as investigate-search."
                 ),
             )
         ],
