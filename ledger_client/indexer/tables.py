@@ -143,7 +143,8 @@ class ChainRequest(_Located, Base):
     companion_commitment: Mapped[str] = mapped_column(String(HASH), index=True)
     direction: Mapped[str] = mapped_column(String(8))
     border_point: Mapped[str] = mapped_column(String(16))
-    expires_at: Mapped[int] = mapped_column(BigInteger)
+    # Indexed: a search for requests still open reads those not yet expired.
+    expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
     officer: Mapped[str] = mapped_column(String(ADDRESS))
     status: Mapped[str] = mapped_column(String(16))
 

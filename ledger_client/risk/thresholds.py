@@ -35,7 +35,7 @@ class RiskThresholds:
     frequent_window_days: int = 30
     denial_window_hours: int = 12
     new_guardian_days: int = 14
-    guardian_families: int = 4
+    guardian_families: int = 5
     no_return_days: int = 30
     interventions: int = 3
     intervention_window_days: int = 90

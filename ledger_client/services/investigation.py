@@ -199,7 +199,14 @@ def _matching(
     statement = (
         select(requests)
         .where(*conditions)
-        .order_by(requests.c.block_number.desc(), requests.c.log_index.desc())
+        # Block time never falls as block numbers rise, so this is the chain's order too;
+        # led by block_time, PostgreSQL reads a date range from its index instead of
+        # walking the block-number index back and dropping most rows (0.25 ms, not 677).
+        .order_by(
+            requests.c.block_time.desc(),
+            requests.c.block_number.desc(),
+            requests.c.log_index.desc(),
+        )
         .limit(limit + 1)
     )
     rows = list(session.execute(statement))

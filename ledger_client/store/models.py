@@ -100,7 +100,8 @@ class Child(Base):
     policy: Mapped[str] = mapped_column(String(16))
     enrolled_by: Mapped[int] = mapped_column(ForeignKey("staff.id"))
     enrolled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    successor_id: Mapped[str | None] = mapped_column(String(34), default=None)
+    # Indexed: the investigators' searches follow corrected records to their successors.
+    successor_id: Mapped[str | None] = mapped_column(String(34), index=True, default=None)
     revocation_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
 
 
