@@ -26,10 +26,11 @@ from werkzeug.wrappers import Response
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from guardian_portal.errors import describe
+from guardian_portal.errors import describe, status_of
 from guardian_portal.hooks import client_address, principal, tutela
-from ledger_client.errors import TutelaError
+from ledger_client.errors import SignatureError, TutelaError
 from ledger_client.services import accounts
+from ledger_client.services.throttle import ThrottledError
 from ledger_client.store.models import StaffRole
 
 GUARDIAN = "guardian"
@@ -212,3 +213,20 @@ def index() -> Response | str:
 @allow(PUBLIC)
 def health() -> tuple[str, int, dict[str, str]]:
     return "ok", 200, {"Content-Type": "text/plain; charset=utf-8"}
+
+
+def reauthenticate(password: str, wrong: str) -> tuple[str, int] | None:
+    """The signed-in staff member's password, typed again for one consequential act; the
+    message and status to answer with when refused (``wrong`` for a wrong password, which
+    says what was left undone), or None."""
+    who = principal()
+    assert who is not None  # the view's @allow let only a signed-in staff member through
+    try:
+        accounts.check_staff_password(tutela(), who.id, password, address=client_address())
+    except ThrottledError as failure:
+        return describe(failure), 429
+    except SignatureError:
+        return wrong, 403
+    except TutelaError as failure:
+        return describe(failure), status_of(failure)
+    return None

@@ -20,11 +20,17 @@ from tests.support.postgres import Cluster, throwaway_cluster
 FAST_KEYSTORES = "1024"
 
 
-@pytest.fixture(autouse=True)
-def _fast_keystores(monkeypatch: pytest.MonkeyPatch) -> None:
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fast keystores and none of the shell's folder, chain or store settings. Every test
+    starts so; a module-scoped fixture calls this on a ``MonkeyPatch.context()`` of its own."""
     monkeypatch.setenv("TUTELA_KEYSTORE_WORK_FACTOR", FAST_KEYSTORES)
     for name in ("TUTELA_DATA_DIR", "TUTELA_CHAIN_URL", "TUTELA_DATABASE_URL", "TUTELA_ENV"):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _fast_keystores(monkeypatch: pytest.MonkeyPatch) -> None:
+    clean_environment(monkeypatch)
 
 
 @pytest.fixture(scope="session")

@@ -11,18 +11,17 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from guardian_portal.auth import allow
+from guardian_portal.auth import allow, reauthenticate
 from guardian_portal.errors import describe, status_of
-from guardian_portal.hooks import client_address, principal, tutela
+from guardian_portal.hooks import tutela
 from guardian_portal.investigate import bp, case
 from guardian_portal.investigate.common import INVESTIGATOR, Page
 from guardian_portal.investigate.forms import ReviewForm
-from ledger_client.errors import InputError, NotFoundError, SignatureError, TutelaError
+from ledger_client.errors import InputError, NotFoundError, TutelaError
 from ledger_client.risk import flags as risk_flags
 from ledger_client.risk.flags import FlagView
-from ledger_client.services import accounts, investigation
+from ledger_client.services import investigation
 from ledger_client.services.investigation import Person
-from ledger_client.services.throttle import ThrottledError
 
 
 @bp.get("/flags")
@@ -51,7 +50,9 @@ def review(flag_id: int) -> Response | Page:
     shown = _flag_with_people(flag_id)  # an unknown flag is a 404 before the form is read
     if not form.validate_on_submit():
         return _flag_page(shown, form, 400)
-    problem = _reauthenticate(form.password.data or "")
+    problem = reauthenticate(
+        form.password.data or "", _("The password is wrong. The flag was not marked reviewed.")
+    )
     if problem is not None:
         form.password.errors = [problem[0]]
         return _flag_page(shown, form, problem[1])
@@ -111,18 +112,3 @@ def _crossing_links(crossings: tuple[int, ...], people: tuple[Person, ...]) -> d
         for number in person.crossings:
             found.setdefault(number, f"{timeline}#request-{number}")
     return {number: found[number] for number in crossings if number in found}
-
-
-def _reauthenticate(password: str) -> tuple[str, int] | None:
-    """The investigator's password, typed again for this review; a message when refused."""
-    who = principal()
-    assert who is not None  # @allow let only a signed-in investigator through
-    try:
-        accounts.check_staff_password(tutela(), who.id, password, address=client_address())
-    except ThrottledError as failure:
-        return describe(failure), 429
-    except SignatureError:
-        return _("The password is wrong. The flag was not marked reviewed."), 403
-    except TutelaError as failure:
-        return describe(failure), status_of(failure)
-    return None

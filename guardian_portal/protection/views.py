@@ -11,16 +11,15 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from guardian_portal.auth import allow
+from guardian_portal.auth import allow, reauthenticate
 from guardian_portal.errors import describe, status_of
 from guardian_portal.guardian.words import status_words
-from guardian_portal.hooks import audit, client_address, principal, tutela
+from guardian_portal.hooks import audit, principal, tutela
 from guardian_portal.protection import bp
 from guardian_portal.protection.forms import DecisionForm, FindForm, OverrideForm
-from ledger_client.errors import InputError, NotFoundError, SignatureError, TutelaError
-from ledger_client.services import accounts, crossings, protection_desk
+from ledger_client.errors import InputError, NotFoundError, TutelaError
+from ledger_client.services import crossings, protection_desk
 from ledger_client.services.protection_desk import ProtectionCase
-from ledger_client.services.throttle import ThrottledError
 from ledger_client.store.models import StaffRole
 
 CHILD_PROTECTION = StaffRole.CHILD_PROTECTION.value
@@ -73,7 +72,9 @@ def decide(request_id: int) -> Response | Page:
         else:
             refusal = _("This request is not waiting for a decision any more.")
         return _request_page(case, form, OverrideForm(formdata=None), refusal, 409)
-    problem = _reauthenticate(form.password.data or "")
+    problem = reauthenticate(
+        form.password.data or "", _("The password is wrong. Nothing was decided.")
+    )
     if problem is not None:
         form.password.errors = [problem[0]]
         return _request_page(case, form, OverrideForm(formdata=None), status=problem[1])
@@ -115,7 +116,9 @@ def override(request_id: int) -> Response | Page:
         else:
             refusal = _("This request can no longer be overridden.")
         return _request_page(case, DecisionForm(formdata=None), form, refusal, 409)
-    problem = _reauthenticate(form.override_password.data or "")
+    problem = reauthenticate(
+        form.override_password.data or "", _("The password is wrong. Nothing was decided.")
+    )
     if problem is not None:
         form.override_password.errors = [problem[0]]
         return _request_page(case, DecisionForm(formdata=None), form, status=problem[1])
@@ -162,21 +165,6 @@ def _case(request_id: int) -> ProtectionCase:
         return protection_desk.protection_case(tutela(), request_id)
     except (NotFoundError, InputError):
         abort(404)
-
-
-def _reauthenticate(password: str) -> tuple[str, int] | None:
-    """The officer's password, typed again for this one decision; a message when refused."""
-    who = principal()
-    assert who is not None  # @allow let only a signed-in officer through
-    try:
-        accounts.check_staff_password(tutela(), who.id, password, address=client_address())
-    except ThrottledError as failure:
-        return describe(failure), 429
-    except SignatureError:
-        return _("The password is wrong. Nothing was decided."), 403
-    except TutelaError as failure:
-        return describe(failure), status_of(failure)
-    return None
 
 
 def _my_name() -> str:

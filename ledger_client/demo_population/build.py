@@ -22,7 +22,6 @@ from pathlib import Path
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from ledger_client.contracts.typed_data import decision_message
 from ledger_client.contracts.types import RequestId
 from ledger_client.demo_population.clock import ChainClock
 from ledger_client.demo_population.model import (
@@ -332,7 +331,8 @@ class _Run:
 
 def _relay_decision(tutela: Tutela, request: int, signer: LocalSigner, approve: bool) -> None:
     """What ``crossings.decide_as_guardian`` does once the guardian's key is open: sign the
-    EIP-712 decision with it and have the relayer send it (same action key)."""
+    EIP-712 decision with it (the same ``sign_decision``) and have the relayer send it (same
+    action key)."""
     request_id = RequestId(request)
     intent = tutela.intent(
         "guardian-decision",
@@ -340,16 +340,7 @@ def _relay_decision(tutela: Tutela, request: int, signer: LocalSigner, approve: 
         None,
         request_id,
     )
-    deadline = tutela.chain_time() + crossings.SIGNATURE_LIFETIME
-    message = decision_message(
-        chain_id=tutela.chain_id,
-        ledger_address=tutela.ledger.address,
-        request_id=request_id,
-        guardian=signer.address,
-        approve=approve,
-        deadline=deadline,
-    )
-    signature = signer.sign_typed_data(message)
+    signature, deadline = crossings.sign_decision(tutela, signer, request_id, approve)
 
     def prepare(session: Session) -> Prepared:
         relayer = staff_acting_as(session, StaffRole.RELAYER, None)

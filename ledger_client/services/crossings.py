@@ -23,6 +23,7 @@ from ledger_client.identity import (
     normalise_document,
 )
 from ledger_client.indexer.queries import child_history
+from ledger_client.keys import LocalSigner
 from ledger_client.outbox.outbox import Call
 from ledger_client.services.children import (
     active_child_id,
@@ -276,18 +277,26 @@ def _signed_decision(
     """Opens the guardian's key with their secret, signs, and lets the key go."""
     signer = unlock_guardian_key(tutela, account_id, secret)
     try:
-        deadline = tutela.chain_time() + SIGNATURE_LIFETIME
-        message = decision_message(
-            chain_id=tutela.chain_id,
-            ledger_address=tutela.ledger.address,
-            request_id=request_id,
-            guardian=signer.address,
-            approve=approve,
-            deadline=deadline,
-        )
-        return signer.sign_typed_data(message), deadline
+        return sign_decision(tutela, signer, request_id, approve)
     finally:
         del signer
+
+
+def sign_decision(
+    tutela: Tutela, signer: LocalSigner, request_id: RequestId, approve: bool
+) -> tuple[bytes, int]:
+    """The guardian's EIP-712 decision on this ledger, valid for SIGNATURE_LIFETIME of chain
+    time; (signature, deadline)."""
+    deadline = tutela.chain_time() + SIGNATURE_LIFETIME
+    message = decision_message(
+        chain_id=tutela.chain_id,
+        ledger_address=tutela.ledger.address,
+        request_id=request_id,
+        guardian=signer.address,
+        approve=approve,
+        deadline=deadline,
+    )
+    return signer.sign_typed_data(message), deadline
 
 
 def decide_as_protection(

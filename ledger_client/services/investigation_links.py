@@ -172,41 +172,29 @@ def _walk(session: Session, centre: str, depth: int, max_nodes: int) -> tuple[li
 
 def _neighbours(session: Session, key: str) -> list[tuple[str, str, list[int]]]:
     requests, changes = ChainRequest.__table__, ChainGuardianChange.__table__
-    travelled: dict[str, list[int]] = defaultdict(list)
-    guarded: set[str] = set()
+    # The same two look-ups from either end of a link: a child's companions and guardians,
+    # or an adult's children (as companion and as guardian).
     if key.startswith(_CHILD):
-        child_id = key.removeprefix(_CHILD)
-        for commitment, request_id in session.execute(
-            select(requests.c.companion_commitment, requests.c.request_id).where(
-                requests.c.child_id == child_id
-            )
-        ):
-            travelled[_PERSON + commitment].append(request_id)
-        guarded = {
-            _PERSON + commitment
-            for commitment in session.scalars(
-                select(changes.c.document_commitment).where(
-                    changes.c.child_id == child_id, changes.c.change == "added"
-                )
-            )
-            if commitment is not None
-        }
+        mine, theirs = key.removeprefix(_CHILD), _PERSON
+        travelled_by, travelled_to = requests.c.child_id, requests.c.companion_commitment
+        guarded_by, guarded_to = changes.c.child_id, changes.c.document_commitment
     else:
-        commitment = key.removeprefix(_PERSON)
-        for child_id, request_id in session.execute(
-            select(requests.c.child_id, requests.c.request_id).where(
-                requests.c.companion_commitment == commitment
-            )
-        ):
-            travelled[_CHILD + child_id].append(request_id)
-        guarded = {
-            _CHILD + child_id
-            for child_id in session.scalars(
-                select(changes.c.child_id).where(
-                    changes.c.document_commitment == commitment, changes.c.change == "added"
-                )
-            )
-        }
+        mine, theirs = key.removeprefix(_PERSON), _CHILD
+        travelled_by, travelled_to = requests.c.companion_commitment, requests.c.child_id
+        guarded_by, guarded_to = changes.c.document_commitment, changes.c.child_id
+    travelled: dict[str, list[int]] = defaultdict(list)
+    for other, request_id in session.execute(
+        select(travelled_to, requests.c.request_id).where(travelled_by == mine)
+    ):
+        travelled[theirs + other].append(request_id)
+    guarded = {
+        theirs + other
+        for other in session.scalars(
+            select(guarded_to).where(guarded_by == mine, changes.c.change == "added")
+        )
+        # A guardian change may carry no document commitment: no adult to link then.
+        if other is not None
+    }
     found: list[tuple[str, str, list[int]]] = [
         (other, "guardian-of", []) for other in sorted(guarded)
     ]

@@ -26,7 +26,7 @@ from ledger_client.services import children, crossings, staff
 from ledger_client.services.audit import Actor
 from ledger_client.services.context import Tutela, staff_acting_as
 from ledger_client.store.models import StaffRole
-from tests.conftest import FAST_KEYSTORES, _world, make_settings
+from tests.conftest import _world, clean_environment, make_settings
 from tests.support.postgres import Cluster
 
 DAY = 24 * 3600
@@ -62,11 +62,16 @@ def _advance(w3: Web3, seconds: int) -> None:
         w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
 
 
-def tell_the_story(tutela: Tutela) -> Story:
+def add_investigator(tutela: Tutela) -> Actor:
+    """Petru Ciobanu, investigator, as the services' audit entries name him."""
     staff.add_staff(tutela, "Petru Ciobanu", "investigator")
     with tutela.database.transaction() as session:
         member = staff_acting_as(session, StaffRole.INVESTIGATOR, None)
-        investigator = Actor("staff", member.id, member.name, member.address)
+        return Actor("staff", member.id, member.name, member.address)
+
+
+def tell_the_story(tutela: Tutela) -> Story:
+    investigator = add_investigator(tutela)
     maria = children.enrol_child(
         tutela,
         given_name="Maria",
@@ -139,9 +144,7 @@ def story_world(
     """The story on the embedded chain, with its store on SQLite or a PostgreSQL database."""
     data_dir: Path = tmp_path_factory.mktemp(f"investigation-{store}") / "data"
     with pytest.MonkeyPatch.context() as monkeypatch:
-        monkeypatch.setenv("TUTELA_KEYSTORE_WORK_FACTOR", FAST_KEYSTORES)
-        for name in ("TUTELA_DATA_DIR", "TUTELA_CHAIN_URL", "TUTELA_DATABASE_URL", "TUTELA_ENV"):
-            monkeypatch.delenv(name, raising=False)
+        clean_environment(monkeypatch)
         database = None
         cluster: Cluster | None = None
         if store == "postgresql":

@@ -8,7 +8,6 @@ someone with the database's password would.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,7 +16,6 @@ import pytest
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from ledger_client.cli.main import main
 from ledger_client.errors import ConfigurationError
 from ledger_client.outbox.models import OutboxItem
 from ledger_client.services import staff
@@ -38,6 +36,7 @@ from ledger_client.store.models import Deployment, StaffMember, StaffRole
 from ledger_client.store.portal_models import AuditEntry
 from ledger_client.store.times import as_utc
 from tests.conftest import make_settings
+from tests.integration.test_indexer_cli import tutela as cli
 
 OFFICER = Actor("staff", 7, "officer", "10.0.0.7")
 
@@ -86,23 +85,6 @@ def entry_hashes(tutela: Tutela) -> list[str]:
 def anchor_events(tutela: Tutela) -> int:
     assert tutela.audit_anchor is not None
     return len(tutela.audit_anchor.events("AuditAnchored", from_block=0))
-
-
-def cli(
-    settings: Settings,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    *args: str,
-) -> tuple[int, str]:
-    """Runs ``tutela ARGS --data-dir …`` in this process; (exit status, output)."""
-    monkeypatch.setattr(sys, "argv", ["tutela", *args, "--data-dir", str(settings.data_dir)])
-    try:
-        main()
-        status = 0
-    except SystemExit as stop:
-        status = int(stop.code or 0)
-    captured = capsys.readouterr()
-    return status, captured.out + captured.err
 
 
 def test_anchored_entries_verify_and_later_ones_count_as_unanchored(folder: Settings) -> None:

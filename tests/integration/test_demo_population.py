@@ -44,7 +44,7 @@ from ledger_client.services.context import Tutela, open_tutela
 from ledger_client.services.setup import initialise
 from ledger_client.settings import load_settings
 from ledger_client.store.models import Child, CrossingRequest, Guardian
-from tests.conftest import FAST_KEYSTORES, World
+from tests.conftest import World, clean_environment
 from tests.integration.test_no_personal_data import _chain_bytes
 
 DAY = 86_400
@@ -63,9 +63,7 @@ class Built:
 def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     """One small population for the module's tests, which only read it (or add at the end)."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("TUTELA_KEYSTORE_WORK_FACTOR", FAST_KEYSTORES)
-        for name in ("TUTELA_DATA_DIR", "TUTELA_CHAIN_URL", "TUTELA_DATABASE_URL"):
-            patch.delenv(name, raising=False)
+        clean_environment(patch)
         settings = load_settings(tmp_path_factory.mktemp("population") / "data", None)
         initialise(settings, time_offset=-HISTORY)
         with open_tutela(settings) as tutela:

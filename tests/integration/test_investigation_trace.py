@@ -15,9 +15,7 @@ from ledger_client.indexer.tables import ChainRequest
 from ledger_client.risk.engine import update_flags
 from ledger_client.risk.flags import list_flags
 from ledger_client.risk.thresholds import RiskThresholds
-from ledger_client.services import children, crossings, staff
-from ledger_client.services.audit import Actor
-from ledger_client.services.context import staff_acting_as
+from ledger_client.services import children, crossings
 from ledger_client.services.investigation import (
     Case,
     LedgerProof,
@@ -31,7 +29,6 @@ from ledger_client.services.investigation import (
     search,
     timeline,
 )
-from ledger_client.store.models import StaffRole
 from ledger_client.store.portal_models import AuditEntry
 from tests.conftest import World
 from tests.integration.investigation_world import (
@@ -40,6 +37,7 @@ from tests.integration.investigation_world import (
     TRICK_DOCUMENT,
     VASILE_DOCUMENT,
     Story,
+    add_investigator,
     story_world,
 )
 
@@ -338,10 +336,7 @@ def test_a_corrected_child_is_found_by_either_name_with_all_their_crossings(
     embedded_world: World,
 ) -> None:
     tutela = embedded_world.tutela
-    staff.add_staff(tutela, "Petru Ciobanu", "investigator")
-    with tutela.database.transaction() as session:
-        member = staff_acting_as(session, StaffRole.INVESTIGATOR, None)
-        investigator = Actor("staff", member.id, member.name, member.address)
+    investigator = add_investigator(tutela)
     child = children.enrol_child(
         tutela,
         given_name="Mariia",

@@ -26,7 +26,7 @@ from ledger_client.risk.flags import FlagView, list_flags
 from ledger_client.services.context import open_tutela
 from ledger_client.services.setup import initialise
 from ledger_client.settings import load_settings
-from tests.conftest import FAST_KEYSTORES
+from tests.conftest import clean_environment
 
 MIN_PRECISION, MIN_RECALL = 0.8, 0.9
 
@@ -40,9 +40,7 @@ class Outcome:
 @pytest.fixture(scope="module")
 def outcome(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Outcome]:
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("TUTELA_KEYSTORE_WORK_FACTOR", FAST_KEYSTORES)
-        for name in ("TUTELA_DATA_DIR", "TUTELA_CHAIN_URL", "TUTELA_DATABASE_URL"):
-            patch.delenv(name, raising=False)
+        clean_environment(patch)
         for name in [n for n in os.environ if n.startswith("TUTELA_RISK_")]:
             patch.delenv(name)  # the defaults of issue 5, which the population is planted for
         settings = load_settings(tmp_path_factory.mktemp("accuracy") / "data", None)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -37,14 +36,6 @@ OFFICER = Actor("staff", 3, "Ion Officer", "10.0.0.3")
 INVESTIGATOR = Actor("staff", 4, "Ina Investigator", "10.0.0.4")
 AUDITOR = Actor("staff", 5, "Ana Auditor", "10.0.0.5")
 REASON = "Suspected trafficking, report 2025/17 of the border police"
-
-
-@pytest.fixture
-def database(database_url: str) -> Iterator[Database]:
-    opened = Database(database_url)
-    opened.migrate()
-    yield opened
-    opened.dispose()
 
 
 @pytest.fixture

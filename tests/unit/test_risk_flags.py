@@ -4,7 +4,6 @@ new crossings; listed by child; and the thresholds read from the environment."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import select
@@ -22,14 +21,6 @@ from tests.unit.risk_index import DAY, FakeIndex, address, child, document, flag
 
 INVESTIGATOR = Actor("staff", 7, "inspector", "127.0.0.1")
 NOTE = "Checked with the Leuseni post: a school choir, Maria Popescu's teacher travelling."
-
-
-@pytest.fixture
-def database(database_url: str) -> Iterator[Database]:
-    opened = Database(database_url)
-    opened.migrate()
-    yield opened
-    opened.dispose()
 
 
 @pytest.fixture
