@@ -353,6 +353,32 @@ def _flag_people(session: Session, tutela: Tutela, flag: FlagView) -> list[Perso
     for child_id in child_ids:
         name, card = children.get(child_id, (_UNKNOWN, ""))
         people.append(Person("child", name, None, card or None, tuple(crossings.get(child_id, ()))))
+    if flag.subject_kind == "child":
+        # The adults who travelled with the child on the flagged crossings (a new guardian
+        # who is also the companion, the stranger after a denial) are whom it is about too.
+        people += _companions_of(session, tutela, flag.crossings)
+    return people
+
+
+def _companions_of(session: Session, tutela: Tutela, request_ids: Iterable[int]) -> list[Person]:
+    """Each companion of these requests once, with the requests they travelled on."""
+    wanted = sorted(set(request_ids))
+    if not wanted:
+        return []
+    by_companion: dict[str, list[CrossingRequest]] = {}
+    for stored in session.scalars(
+        select(CrossingRequest)
+        .where(CrossingRequest.request_id.in_(wanted))
+        .order_by(CrossingRequest.request_id)
+    ):
+        by_companion.setdefault(stored.companion_commitment, []).append(stored)
+    people = []
+    for rows in by_companion.values():
+        companion = open_companion(tutela, rows[0])
+        travelled = tuple(int(row.request_id) for row in rows if row.request_id is not None)
+        people.append(
+            Person("companion", companion["name"], companion["document"], None, travelled)
+        )
     return people
 
 

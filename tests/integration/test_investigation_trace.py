@@ -332,6 +332,24 @@ def test_one_flag_comes_with_its_people_and_whose_each_crossing_was(story: Story
     assert audit_count(story) == before
 
 
+def test_a_flag_about_a_child_names_the_adults_on_its_crossings(story: Story) -> None:
+    story.tutela.refresh_index()
+    # Andrei was refused at OTACI (b1) and asked for again at LEUSENI two days later (b2):
+    # flagged when the window is widened to three days.
+    with story.tutela.database.transaction() as session:
+        update_flags(session, RiskThresholds(denial_window_hours=72))
+    with story.tutela.database.reading() as session:
+        (taken,) = [f for f in list_flags(session) if f.indicator == "denied-then-elsewhere"]
+    _, people = flag_with_people(story.tutela, story.investigator, taken.id)
+    companions = {p.name: p.crossings for p in people if p.role == "companion"}
+    assert companions == {
+        "Grigore Stan": (story.requests["b1"],),
+        TRICK: (story.requests["b2"],),
+    }
+    with story.tutela.database.transaction() as session:
+        update_flags(session, RiskThresholds())  # the other tests read the default flags
+
+
 def test_a_corrected_child_is_found_by_either_name_with_all_their_crossings(
     embedded_world: World,
 ) -> None:
