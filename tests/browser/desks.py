@@ -2,6 +2,7 @@
 
 - ``DemoLogins``: the people ``tutela serve --demo`` made, read from ``demo-logins.json``.
 - ``log_in_staff`` / ``log_in_guardian``: the login forms, filled and sent.
+- ``search_crossings``: the investigator's search by border point, under a case.
 - ``PageChecks``: a screenshot and axe-core on every page a test passes through; the
   problems found are kept, so one run reports every page's, and ``assert_clean`` fails the
   test with all of them at the end.
@@ -119,6 +120,19 @@ def fill_guardian_login(page: Page, document: str, password: str) -> None:
     page.locator("#password").fill(password)
     page.locator("main form button[type=submit]").click()
     _left_the_login(page)
+
+
+def search_crossings(
+    page: Page, portal: Portal, case_number: str, reason: str, border_point: str
+) -> None:
+    """On the investigator's workbench, search by border point under a case; the page is
+    then on the results (a POST: the reason must not travel in a URL)."""
+    page.goto(portal.url + "/investigate/")
+    page.locator("#case_number").fill(case_number)
+    page.locator("#reason").fill(reason)
+    page.locator("#border_point").fill(border_point)
+    page.locator("form.search button[type=submit]").click()
+    expect(page).to_have_url(re.compile(r"/investigate/search$"))
 
 
 def _left_the_login(page: Page) -> None:

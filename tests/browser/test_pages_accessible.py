@@ -7,7 +7,8 @@ Forms are found by field ids and button types, pages by their addresses.
 
 The pages need a few requests to show, made once for the module on the demo's Andrei
 (whose only guardian, Tatiana, is activated): one the family rule holds (Tatiana travels
-with him and approved), one waiting for her decision.
+with him and approved), one waiting for her decision. The investigator's pages look at
+Andrei too, and at the demo population's crossings and flags.
 """
 
 from __future__ import annotations
@@ -25,12 +26,15 @@ from tests.browser.desks import (
     PageChecks,
     log_in_guardian,
     log_in_staff,
+    search_crossings,
 )
 from tests.browser.support import ACTION_TIMEOUT_MS, Portal, Screenshots
 
 CHILD = "Andrei"
 TATIANA = {"name": "Tatiana Ceban", "document": "MD-0455-2201"}
 STRANGER = {"name": "Sergiu Balan", "document": "MD-7001-4420"}
+CASE = "PN-2026-0099-A11Y"
+REASON = "Checking the pages of the workbench in every language."
 LANGUAGES = [
     pytest.param("en-GB", "en", id="en"),
     pytest.param("ro-RO", "ro", id="ro"),
@@ -154,6 +158,37 @@ def test_every_desk_page_is_accessible_in_each_language(
     check.open(phone, f"{url}/guardian/requests/{scene.held}", "guardian-request-held")
     check.open(phone, f"{url}/guardian/children", "guardian-children")
     check.open(phone, f"{url}/guardian/children/{scene.card}/history", "guardian-history")
+
+    # The investigator's and the auditor's desks on a phone's width, where a table or a
+    # hash widens a page first (a page that fits there fits a desk's screen).
+    investigator = new_page(**PHONE)
+    log_in_staff(investigator, portal, demo.member("investigator"))
+    check.open(investigator, f"{url}/investigate/", "investigate-home")
+    investigator.locator("form.search button[type=submit]").click()
+    check(investigator, "investigate-search-refused")
+    timeline = f"{url}/investigate/children/{scene.card}/timeline"
+    check.open(investigator, timeline, "investigate-case")
+    search_crossings(investigator, portal, CASE, REASON, "LEUSENI")
+    expect(investigator.locator("table.findings tbody tr").first).to_be_visible()
+    check(investigator, "investigate-results")
+    check.open(investigator, timeline, "investigate-timeline")
+    investigator.locator("form.check button").first.click()
+    expect(investigator.locator(".check-result")).to_be_visible()
+    check(investigator, "investigate-timeline-checked")
+    investigator.locator("form[action$='/investigate/report'] button").click()
+    expect(investigator.locator("article.report")).to_be_visible()
+    check(investigator, "investigate-report")
+    check.open(investigator, f"{url}/investigate/links", "investigate-links-form")
+    check.open(investigator, f"{url}/investigate/links?card={scene.card}", "investigate-links")
+    check.open(investigator, f"{url}/investigate/flags", "investigate-flags")
+    flag = investigator.locator("ul.flags li.flag-item h2 a").first.get_attribute("href")
+    assert flag is not None, "the demo population has open flags"
+    check.open(investigator, url + flag, "investigate-flag")
+
+    auditor = new_page(**PHONE)
+    log_in_staff(auditor, portal, demo.member("auditor"))
+    check.open(auditor, f"{url}/audit/", "audit-home")
+    check.open(auditor, f"{url}/audit/?case={CASE}", "audit-filtered")
     check.assert_clean()
 
 
