@@ -6,6 +6,7 @@ from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 
 from guardian_portal.guardian.words import helpers as desk_helpers
+from guardian_portal.investigate.sentences import actor_words, flag_explanation, timeline_line
 
 INDICATORS: dict[str, LazyString] = {
     "companion-unrelated-children": _l("An adult travelling with several children not theirs"),
@@ -72,4 +73,7 @@ def helpers() -> dict[str, object]:
         "kind_words": kind_words,
         "flag_status_words": flag_status_words,
         "short_hash": short_hash,
+        "flag_explanation": flag_explanation,
+        "timeline_line": timeline_line,
+        "actor_words": actor_words,
     }

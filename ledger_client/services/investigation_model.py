@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass, fields
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
 
@@ -183,10 +183,13 @@ class TimelineItem:
     # "superseded" | "requested" | "guardian-decided" | "protection-decided" |
     # "overridden" | "recorded"
     kind: str
-    summary: str  # plain English: who did what
+    summary: str  # plain English: who did what (the CLI, the CSV)
     actor: str  # a staff member's or guardian's name, else the address
     request_id: int | None
     proof: LedgerProof
+    # What the summary says, as values, so that the portal can say it in the reader's
+    # language; the keys each kind carries are listed in investigation_timeline._items.
+    facts: Mapping[str, str | int | bool] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -127,9 +127,28 @@ def _items(session: Session, tutela: Tutela, records: list[Child]) -> list[Timel
 
     items: list[tuple[int, int, TimelineItem]] = []
 
-    def add(row: Any, kind: str, summary: str, who: str, request_id: int | None = None) -> None:
-        item = TimelineItem(at(row.block_time), kind, summary, who, request_id, proof_of(row))
+    def add(
+        row: Any,
+        kind: str,
+        summary: str,
+        who: str,
+        request_id: int | None = None,
+        **facts: str | int | bool,
+    ) -> None:
+        if request_id is not None:
+            facts["request_id"] = request_id
+        item = TimelineItem(
+            at(row.block_time), kind, summary, who, request_id, proof_of(row), facts
+        )
         items.append((row.block_number, row.log_index, item))
+
+    # The facts of each kind (besides request_id, on every item about a request):
+    # enrolled: card, policy; guardian-added: guardian, at_enrolment; guardian-removed:
+    # guardian; policy-changed: policy; revoked: reason (a RevocationReason name in small
+    # letters, else "code N"); superseded: successor (a card, else the record id);
+    # requested: direction, border_point, companion ("" when unknown), companion_is_guardian;
+    # guardian-decided: guardian, approved, set_aside; protection-decided: officer, approved;
+    # overridden: court_order_hash; recorded: outcome.
 
     enrolment_txs = {row.child_id: row.tx_hash for row in registered}
     for row in registered:
@@ -139,56 +158,98 @@ def _items(session: Session, tutela: Tutela, records: list[Child]) -> list[Timel
             "enrolled",
             f"record registered with card {cards[row.child_id]}, policy {row.registered_policy}",
             registrar,
+            card=cards[row.child_id],
+            policy=row.registered_policy,
         )
     for row in changes:
         name = guardians.get(row.guardian, row.guardian)
         if row.change == "added":
-            when = " at enrolment" if enrolment_txs.get(row.child_id) == row.tx_hash else ""
-            add(row, "guardian-added", f"guardian {name} added{when}", name)
+            initial = enrolment_txs.get(row.child_id) == row.tx_hash
+            when = " at enrolment" if initial else ""
+            add(
+                row,
+                "guardian-added",
+                f"guardian {name} added{when}",
+                name,
+                guardian=name,
+                at_enrolment=initial,
+            )
         else:
-            add(row, "guardian-removed", f"guardian {name} removed", name)
+            add(row, "guardian-removed", f"guardian {name} removed", name, guardian=name)
     for row in _rows(session, ChainPolicyChange, "child_id", ids):
-        add(row, "policy-changed", f"policy changed to {row.policy}", "the registry")
+        summary = f"policy changed to {row.policy}"
+        add(row, "policy-changed", summary, "the registry", policy=row.policy)
     for row in _rows(session, ChainRevocation, "child_id", ids):
-        add(row, "revoked", f"record revoked ({_reason(row.reason_code)})", "the registry")
+        reason = _reason_key(row.reason_code)
+        summary = f"record revoked ({_reason(row.reason_code)})"
+        add(row, "revoked", summary, "the registry", reason=reason)
     for row in _rows(session, ChainSupersession, "child_id", ids):
         successor = cards.get(row.successor_id, row.successor_id)
-        add(row, "superseded", f"record corrected: replaced by card {successor}", "the registry")
+        summary = f"record corrected: replaced by card {successor}"
+        add(row, "superseded", summary, "the registry", successor=successor)
     for row in requests:
-        companion = companions.get(row.request_id, "an unknown companion")
-        relation = (
-            "one of the child's guardians"
-            if row.companion_commitment
-            in guardian_documents_at([c for c in changes if c.child_id == row.child_id], row)
-            else "not a guardian"
+        companion = companions.get(row.request_id, "")
+        is_guardian = row.companion_commitment in guardian_documents_at(
+            [c for c in changes if c.child_id == row.child_id], row
         )
+        relation = "one of the child's guardians" if is_guardian else "not a guardian"
         add(
             row,
             "requested",
             f"{row.direction} request {row.request_id} at {row.border_point}, "
-            f"travelling with {companion} ({relation})",
+            f"travelling with {companion or 'an unknown companion'} ({relation})",
             person(row.officer),
             row.request_id,
+            direction=row.direction,
+            border_point=row.border_point,
+            companion=companion,
+            companion_is_guardian=is_guardian,
         )
     for row in decisions:
         verdict = "approved" if row.approved else "denied"
+        who = person(row.decider)
         if row.kind == "guardian":
-            aside = "" if row.counted is not False else " (not counted: the family rule)"
-            who = person(row.decider)
+            # counted is False when the family rule set the decision aside (None: not known)
+            set_aside = row.counted is False
+            aside = " (not counted: the family rule)" if set_aside else ""
             summary = f"guardian {who} {verdict} request {row.request_id}{aside}"
-            add(row, "guardian-decided", summary, who, row.request_id)
+            add(
+                row,
+                "guardian-decided",
+                summary,
+                who,
+                row.request_id,
+                guardian=who,
+                approved=bool(row.approved),
+                set_aside=set_aside,
+            )
         else:
-            who = person(row.decider)
             summary = f"child protection ({who}) {verdict} request {row.request_id}"
-            add(row, "protection-decided", summary, who, row.request_id)
+            add(
+                row,
+                "protection-decided",
+                summary,
+                who,
+                row.request_id,
+                officer=who,
+                approved=bool(row.approved),
+            )
     for row in overrides:
         who = person(row.officer)
         summary = f"request {row.request_id} overridden by court order {row.court_order_hash}"
-        add(row, "overridden", summary, who, row.request_id)
+        add(
+            row,
+            "overridden",
+            summary,
+            who,
+            row.request_id,
+            court_order_hash=row.court_order_hash,
+        )
     for row in outcomes:
         words = "crossed" if row.outcome == "crossed" else "turned back"
         who = person(row.officer)
-        add(row, "recorded", f"request {row.request_id}: {words}", who, row.request_id)
+        summary = f"request {row.request_id}: {words}"
+        add(row, "recorded", summary, who, row.request_id, outcome=row.outcome)
     return [item for _, _, item in sorted(items, key=lambda entry: entry[:2])]
 
 
@@ -222,6 +283,14 @@ def _reason(code: int) -> str:
         return "reason: " + RevocationReason(code).name.lower().replace("_", " ")
     except ValueError:
         return f"reason code {code}"
+
+
+def _reason_key(code: int) -> str:
+    """A revocation reason as the portal looks it up: ``court_order``, else ``code N``."""
+    try:
+        return RevocationReason(code).name.lower()
+    except ValueError:
+        return f"code {code}"
 
 
 def _flags(session: Session, child_ids: list[str]) -> list[FlagView]:

@@ -88,6 +88,29 @@ def test_the_timeline_lists_every_event_of_the_child_with_a_proof_the_chain_conf
     assert "travelling with Ion Popescu (one of the child's guardians)" in summaries
     decided = [item for item in found.items if item.kind == "guardian-decided"]
     assert {item.actor for item in decided} == {"Elena Popescu"}
+    # The facts say what the summaries say, for the portal to say it in its reader's language.
+    facts = {(item.kind, item.request_id): item.facts for item in found.items}
+    a1, a3 = story.requests["a1"], story.requests["a3"]
+    assert facts[("requested", a1)] == {
+        "request_id": a1,
+        "direction": "exit",
+        "border_point": "MD-LEUSENI",
+        "companion": "Ion Popescu",
+        "companion_is_guardian": True,
+    }
+    assert facts[("requested", a3)]["companion_is_guardian"] is False
+    assert facts[("guardian-decided", a3)] == {
+        "request_id": a3,
+        "guardian": "Elena Popescu",
+        "approved": True,
+        "set_aside": False,
+    }
+    assert facts[("recorded", a3)] == {"request_id": a3, "outcome": "turned-back"}
+    assert found.items[0].facts == {"card": story.cards["maria"], "policy": "any"}
+    assert [i.facts for i in found.items[1:3]] == [
+        {"guardian": "Ion Popescu", "at_enrolment": True},
+        {"guardian": "Elena Popescu", "at_enrolment": True},
+    ]
     assert {i.request_id for i in found.items if i.kind == "recorded"} == {
         story.requests["a1"],
         story.requests["a2"],

@@ -9,6 +9,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
+from guardian_portal.audit_desk.words import audit_lines, audit_text
 from ledger_client.services.audit import anchor_audit_head, audit_entries
 from ledger_client.store.portal_models import AuditEntry
 from tests.portal.conftest import Portal
@@ -36,7 +37,12 @@ def auditor(portal: Portal) -> FlaskClient:
 
 
 def entries_on(page_html: str) -> list[str]:
-    return re.findall(r'<li class="card audit-entry">(.*?)</li>', page_html, re.S)
+    # An entry's details hold lists of their own: an entry ends where the next one starts.
+    return re.findall(
+        r'<li class="card audit-entry">(.*?)</li>\s*(?=<li class="card audit-entry">|</ol>)',
+        page_html,
+        re.S,
+    )
 
 
 def test_the_auditor_lands_on_the_log_and_sees_the_search_with_its_reason(
@@ -52,6 +58,23 @@ def test_the_auditor_lands_on_the_log_and_sees_the_search_with_its_reason(
     assert "Sealed part, opened for you:" in text
     assert CASE["reason"] in text
     assert "Verified:" in text_of(page)
+
+
+def test_an_entrys_details_read_as_key_value_lines(
+    searched: str, auditor: FlaskClient, portal: Portal
+) -> None:
+    html = auditor.get("/audit/").get_data(as_text=True)
+    [search] = [e for e in entries_on(html) if "investigate-search" in e]
+    # The card the investigator searched for, opened from the sealed part; no Python braces.
+    with portal.tutela.database.reading() as session:
+        [entry] = [e for e in audit_entries(session) if e.action == "investigate-search"]
+    assert entry.detail == {"case": CASE["case_number"], "criteria": ["card"]}
+    assert "<dt>criteria</dt><dd>card</dd>" in search
+    [shown] = re.findall(r"<li>card: ([\d-]+)</li>", search)
+    assert re.sub(r"\D", "", shown) == re.sub(r"\D", "", searched)
+    text = " ".join(re.sub(r"<[^>]+>", " ", search).split())
+    for python in ("{", "}", "[", "]", "'"):
+        assert python not in text
 
 
 def test_the_entries_are_newest_first(searched: str, auditor: FlaskClient) -> None:
@@ -144,3 +167,12 @@ def test_only_the_auditor_opens_the_log(portal: Portal, searched: str) -> None:
     for role in ("registrar", "border-officer", "child-protection", "investigator"):
         assert portal.staff_client(role).get("/audit/").status_code == 403
     assert portal.client().get("/audit/").status_code == 302
+
+
+def test_values_read_as_text_and_mappings_as_key_value_lines() -> None:
+    assert audit_text(["open", "reviewed"]) == "open, reviewed"
+    assert audit_text({"b": [1, 2], "a": None}) == "a: ; b: 1, 2"
+    assert audit_lines({"card": "8124-2955-80", "criteria": ["card", "border_point"]}) == [
+        "card: 8124-2955-80",
+        "criteria: card, border_point",
+    ]
