@@ -123,7 +123,10 @@ def _anchor_json(anchor: AnchorView) -> dict[str, Any]:
 
 
 def _status_text(status: AuditStatus) -> str:
-    lines = [f"{status.entries} entries; {status.anchors_checked} anchors checked"]
+    lines = [
+        f"{_count(status.entries, 'entry', 'entries')}; "
+        f"{_count(status.anchors_checked, 'anchor', 'anchors')} checked"
+    ]
     if status.broken_at is not None:
         lines.append(f"BROKEN: entry {status.broken_at} was edited or removed (its hash differs)")
     if status.anchor_mismatch is not None:
@@ -137,11 +140,16 @@ def _status_text(status: AuditStatus) -> str:
 def _last_anchor_text(status: AuditStatus) -> str:
     last = status.last_anchor
     if last is None:
-        return f"never anchored; {status.unanchored} entries unanchored"
+        return f"never anchored; {_count(status.unanchored, 'entry', 'entries')} unanchored"
     return (
-        f"last anchor: {last.entry_count} entries, block {last.block}, tx {last.tx_hash}, "
-        f"{last.at.isoformat()}; {status.unanchored} entries since"
+        f"last anchor: {_count(last.entry_count, 'entry', 'entries')}, block {last.block}, "
+        f"tx {last.tx_hash}, {last.at.isoformat()}; "
+        f"{_count(status.unanchored, 'entry', 'entries')} since"
     )
+
+
+def _count(number: int, one: str, many: str) -> str:
+    return f"{number} {one if number == 1 else many}"
 
 
 def _page_text(page: list[AuditView]) -> str:

@@ -140,7 +140,7 @@ def test_an_edited_entry_fails_verify_at_that_entry(
         anchor_audit_head(tutela)
     status, out = cli(folder, monkeypatch, capsys, "audit", "verify")
     assert status == 0, out
-    assert out.splitlines()[0] == "4 entries; 1 anchors checked"
+    assert out.splitlines()[0] == "4 entries; 1 anchor checked"
     assert out.splitlines()[-1] == "the audit log holds"
 
     with store(folder) as database, database.transaction() as session:
