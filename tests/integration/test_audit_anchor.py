@@ -42,8 +42,12 @@ OFFICER = Actor("staff", 7, "officer", "10.0.0.7")
 
 
 @pytest.fixture
-def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    settings = make_settings(tmp_path / "data", None, monkeypatch)
+def folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str, chain_url: str | None
+) -> Settings:
+    """A folder on each store (SQLite, PostgreSQL) and each chain (embedded, anvil)."""
+    monkeypatch.setenv("TUTELA_DATABASE_URL", database_url)
+    settings = make_settings(tmp_path / "data", chain_url, monkeypatch)
     initialise(settings)
     return settings
 
