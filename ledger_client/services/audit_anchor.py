@@ -39,6 +39,7 @@ from ledger_client.services.context import Prepared, Tutela, open_tutela
 from ledger_client.services.setup import FUNDING, needs_funding
 from ledger_client.settings import Settings
 from ledger_client.store.models import Deployment, StaffMember, StaffRole
+from ledger_client.store.portal_models import AuditEntry
 
 logger = logging.getLogger(__name__)
 
@@ -325,8 +326,71 @@ def audit_status(tutela: Tutela) -> AuditStatus:
     )
 
 
-def read_anchors(w3: Web3, address: str, first_block: int) -> list[ChainAnchor]:
-    """Every ``AuditAnchored`` event of ``address`` from ``first_block``, in chain order.
+@dataclass(frozen=True)
+class AuditSummary:
+    """What the auditor's page shows at every look, without walking the whole log.
+
+    The newest anchor is checked against the log (the entry at its count must exist and
+    carry its head); an edit further back shows only when every entry is verified
+    (:func:`audit_status`, ``tutela audit verify``).
+    """
+
+    entries: int
+    last_anchor: AnchorView | None
+    unanchored: int
+    # None when the newest anchor matches (or there is none); else the entry number it names
+    # and what is wrong with it: "missing" (entries deleted) or "differs" (log rewritten).
+    anchor_problem: tuple[str, int] | None
+
+
+def audit_summary(tutela: Tutela) -> AuditSummary:
+    """The log's size, its newest anchor and whether the log still matches that anchor.
+
+    A count, one ``latest()`` call, one ``eth_getLogs`` on the anchor's indexed count and one
+    entry: the same cost on the millionth entry as on the first.
+
+    Raises:
+        ChainError: the node did not answer.
+    """
+    contract = _refresh_contract(tutela)
+    with tutela.database.reading() as session:
+        count, _ = log_head(session)
+        first_block = session.scalar(select(Deployment.deploy_block)) or 0
+    record = contract.latest() if contract is not None else None
+    if contract is None or record is None or record.entry_count == 0:
+        return AuditSummary(count, None, count, None)
+    with tutela.database.reading() as session:
+        anchored_entry = session.scalar(
+            select(AuditEntry.entry_hash)
+            .order_by(AuditEntry.id)
+            .offset(record.entry_count - 1)
+            .limit(1)
+        )
+    problem: tuple[str, int] | None = None
+    if anchored_entry is None:
+        problem = ("missing", record.entry_count)
+    elif anchored_entry != record.head.hex():
+        problem = ("differs", record.entry_count)
+    events = read_anchors(tutela.w3, contract.address, first_block, record.entry_count)
+    last = (
+        _view(tutela, events[-1])
+        if events
+        else AnchorView(
+            record.entry_count,
+            record.head.hex(),
+            "",
+            0,
+            datetime.fromtimestamp(record.anchored_at, UTC),
+        )
+    )
+    return AuditSummary(count, last, max(0, count - record.entry_count), problem)
+
+
+def read_anchors(
+    w3: Web3, address: str, first_block: int, entry_count: int | None = None
+) -> list[ChainAnchor]:
+    """Every ``AuditAnchored`` event of ``address`` from ``first_block``, in chain order;
+    with ``entry_count``, only the anchors of that count (an indexed topic: one log).
 
     Raw ``eth_getLogs``, the range halved where the node finds it too large.
 
@@ -341,7 +405,8 @@ def read_anchors(w3: Web3, address: str, first_block: int) -> list[ChainAnchor]:
         low, high = ranges.pop()
         spec = {
             "address": address,
-            "topics": [ANCHORED_TOPIC],
+            "topics": [ANCHORED_TOPIC]
+            + ([] if entry_count is None else ["0x" + encode(["uint64"], [entry_count]).hex()]),
             "fromBlock": hex(low),
             "toBlock": hex(high),
         }

@@ -27,7 +27,11 @@ from ledger_client.services.audit import (
     record_audit,
     verify_audit_log,
 )
-from ledger_client.services.audit_anchor import anchor_if_grown, ensure_audit_anchor
+from ledger_client.services.audit_anchor import (
+    anchor_if_grown,
+    audit_summary,
+    ensure_audit_anchor,
+)
 from ledger_client.services.context import Tutela, open_tutela
 from ledger_client.services.setup import initialise
 from ledger_client.settings import Settings
@@ -302,3 +306,20 @@ def test_the_cli_anchors_once_and_an_auditor_reads_the_log(
     status, out = cli(folder, monkeypatch, capsys, "audit", "verify", "--json")
     assert status == 0, out
     assert json.loads(out)["unanchored"] == 2
+
+
+def test_the_summary_checks_the_newest_anchor_without_walking_the_log(folder: Settings) -> None:
+    with opened(folder) as tutela:
+        assert audit_summary(tutela).last_anchor is None
+        write(tutela, 4)
+        anchored = anchor_audit_head(tutela)
+        assert anchored is not None
+        write(tutela, 1)
+        summary = audit_summary(tutela)
+        assert (summary.entries, summary.unanchored, summary.anchor_problem) == (5, 1, None)
+        assert summary.last_anchor == anchored
+        with tutela.database.transaction() as session:
+            session.execute(delete(AuditEntry).where(AuditEntry.id >= 4))
+        assert audit_summary(tutela).anchor_problem == ("missing", 4)
+        write(tutela, 2)  # the log grows again past the anchor, with other entries
+        assert audit_summary(tutela).anchor_problem == ("differs", 4)

@@ -98,6 +98,7 @@ ROUTES = [
     route("GET", "/investigate/flags/{flag}", "investigator", 200),
     route("POST", "/investigate/flags/{flag}/review", "investigator", 400),
     route("GET", "/audit/", "auditor", 200),
+    route("POST", "/audit/verify", "auditor", 200),
 ]
 # The start page sends a signed-in user to their desk.
 START_PAGE = {"anonymous": 200, "investigator": 302, "guardian": 302, "registrar": 302,

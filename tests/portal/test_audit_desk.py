@@ -7,7 +7,7 @@ import re
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from guardian_portal.audit_desk.words import audit_lines, audit_text
 from ledger_client.services.audit import anchor_audit_head, audit_entries
@@ -57,7 +57,13 @@ def test_the_auditor_lands_on_the_log_and_sees_the_search_with_its_reason(
     assert CASE["case_number"] in text
     assert "Sealed part, opened for you:" in text
     assert CASE["reason"] in text
-    assert "Verified:" in text_of(page)
+    # Walking every entry grows with the log: the page offers it, and does it when asked.
+    assert "Verified:" not in text_of(page)
+    assert "Verify every entry now" in text_of(page)
+    verified = submit(auditor, "/audit/verify", {}, form_page="/audit/")
+    assert verified.status_code == 200
+    assert "Verified:" in text_of(verified)
+    assert "Verify every entry now" not in text_of(verified)
 
 
 def test_an_entrys_details_read_as_key_value_lines(
@@ -157,10 +163,35 @@ def test_an_edited_entry_shows_the_chain_broken_where_it_breaks(
         session.execute(
             update(AuditEntry).where(AuditEntry.id == first).values(subject="someone-else")
         )
-    text = text_of(auditor.get("/audit/"))
+    assert "Broken." not in text_of(auditor.get("/audit/")), "an edit shows when verified"
+    text = text_of(submit(auditor, "/audit/verify", {}, form_page="/audit/"))
     assert "Broken." in text
     assert f"Entry {first} does not follow from the one before" in text
     assert "Verified:" not in text
+
+
+def test_each_look_checks_the_newest_anchor_against_the_log(
+    portal: Portal, searched: str, auditor: FlaskClient
+) -> None:
+    anchor = anchor_audit_head(portal.tutela)
+    assert anchor is not None
+    text = text_of(auditor.get("/audit/"))
+    assert "The log still holds the entry the ledger anchored last." in text
+    assert "An anchor disagrees." not in text
+    # The newest entries deleted: the chain of hashes still holds, the anchor does not.
+    with portal.tutela.database.transaction() as session:
+        newest = session.scalars(
+            select(AuditEntry.id).order_by(AuditEntry.id.desc()).limit(2)
+        ).all()
+        session.execute(delete(AuditEntry).where(AuditEntry.id.in_(newest)))
+    text = text_of(auditor.get("/audit/"))
+    assert "An anchor disagrees." in text
+    # This look's own entry now stands where the anchored one stood, with another hash.
+    assert f"Entry {anchor.entry_count} is not what the ledger anchored for it" in text
+
+
+def test_verifying_needs_the_pages_token(auditor: FlaskClient, searched: str) -> None:
+    assert auditor.post("/audit/verify", data={}).status_code == 400
 
 
 def test_only_the_auditor_opens_the_log(portal: Portal, searched: str) -> None:
