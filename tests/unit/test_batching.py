@@ -14,6 +14,7 @@ class _OneAtATime:
         self.single_calls: list[str] = []
 
     def make_batch_request(self, requests: list[Any]) -> Any:
+        # What web3's BaseProvider does; call_many must catch it and go one call at a time.
         raise NotImplementedError
 
     def make_request(self, method: str, params: list[Any]) -> dict[str, Any]:
